@@ -1,0 +1,34 @@
+# `make run` starts the API for trying it; `make test` runs the whole suite. Both install what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_USER := demo-user
+
+.PHONY: run test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: export DJANGO_DEBUG = 1
+run: $(VENV)/.run-deps
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
+	@token=$$($(BIN)/python manage.py mint_token $(DEMO_USER) --ttl 86400) && \
+	printf '\nDemo token for user "%s" (valid 24 h):\n  %s\n\nTry it:\n' "$(DEMO_USER)" "$$token" && \
+	printf "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"title\": \"Try the API\"}' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n" "$$token" && \
+	printf "  curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n\n" "$$token"
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.test-deps
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache db.sqlite3

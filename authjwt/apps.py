@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthJWTConfig(AppConfig):
+    name = "authjwt"
+    verbose_name = "JWT authentication"

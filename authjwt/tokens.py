@@ -1,0 +1,85 @@
+"""Tokens signed by the sign-in front end: verified with simplejwt, minted for developers and tests."""
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache, cached_property
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import timezone
+from rest_framework_simplejwt import settings as simplejwt_settings
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.models import TokenUser
+from rest_framework_simplejwt.tokens import Token
+
+# The longest user id the task table can store; longer ones could never own a task.
+USER_ID_MAX_LENGTH = 255
+
+
+def jwt_settings() -> Any:
+    # Looked up on the module each time: simplejwt rebinds it when SIMPLE_JWT changes.
+    return simplejwt_settings.api_settings
+
+
+@cache
+def token_backend() -> TokenBackend:
+    """simplejwt's backend for the configured secret, issuer, audience and leeway."""
+    config = jwt_settings()
+    return TokenBackend(
+        config.ALGORITHM,
+        config.SIGNING_KEY,
+        audience=config.AUDIENCE,
+        issuer=config.ISSUER,
+        leeway=config.LEEWAY,
+    )
+
+
+@receiver(setting_changed)
+def _forget_backend(*, setting: str, **kwargs: Any) -> None:
+    # simplejwt's own module-level backend never sees a changed SIMPLE_JWT; this one does.
+    if setting == "SIMPLE_JWT":
+        token_backend.cache_clear()
+
+
+class BetterAuthToken(Token):
+    """An access token from the sign-in front end: it must expire and name a usable user id."""
+
+    token_type = "access"
+    lifetime = timedelta(minutes=15)
+
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend()
+
+    def verify(self) -> None:
+        # PyJWT checks exp, nbf and iat when present (with the leeway); exp must be present.
+        if "exp" not in self.payload:
+            raise TokenError("Token has no 'exp' claim")
+        claim = jwt_settings().USER_ID_CLAIM
+        user_id = self.payload.get(claim)
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise TokenError(f"Token has no string '{claim}' claim")
+        if len(user_id) > USER_ID_MAX_LENGTH or "\x00" in user_id:
+            raise TokenError(f"Token '{claim}' claim is not a usable user id")
+        self.user_id = user_id
+
+
+class BetterAuthUser(TokenUser):
+    """A user known only from a verified token: no database row behind it."""
+
+    @cached_property
+    def id(self) -> str:
+        return self.token.user_id
+
+
+def mint_token(user_id: str, *, ttl: timedelta = BetterAuthToken.lifetime, claims: dict[str, Any] | None = None) -> str:
+    """Sign a token for ``user_id`` with the configured secret, issuer and audience."""
+    now = timezone.now()
+    payload = {
+        **(claims or {}),
+        jwt_settings().USER_ID_CLAIM: user_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return token_backend().encode(payload)

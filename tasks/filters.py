@@ -1,0 +1,56 @@
+"""List filters and ordering. An unknown value is a 400 naming the parameter, never silently ignored."""
+from __future__ import annotations
+
+from django.db.models import F, OrderBy
+from django_filters import rest_framework as filters
+from rest_framework import filters as drf_filters
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from .models import Priority, Task, TaskQuerySet
+
+_TRUE_FALSE = [("true", "true"), ("false", "false")]
+
+
+class SearchFilter(drf_filters.SearchFilter):
+    """DRF's search (every word must appear in one of ``search_fields``), its errors naming ``search``."""
+
+    def get_search_terms(self, request: Request) -> list[str]:
+        try:
+            return super().get_search_terms(request)
+        except ValidationError as exc:
+            raise ValidationError({self.search_param: exc.detail}) from exc
+
+
+class TaskOrderingFilter(filters.OrderingFilter):
+    """Orders by the requested fields, then newest id first so that pages never overlap."""
+
+    def filter(self, qs: TaskQuerySet, value: list[str] | None) -> TaskQuerySet:
+        if not value:
+            return qs
+        return qs.order_by(*(self._order_by(param) for param in value), "-id")
+
+    def _order_by(self, param: str) -> OrderBy:
+        descending = param.startswith("-")
+        field = F(self.param_map[param.lstrip("-")])
+        # Tasks without a due date come last both ways, on SQLite and PostgreSQL alike.
+        nulls_last = True if field.name == "due_date" else None
+        return field.desc(nulls_last=nulls_last) if descending else field.asc(nulls_last=nulls_last)
+
+
+class TaskFilter(filters.FilterSet):
+    completed = filters.TypedChoiceFilter(choices=_TRUE_FALSE, coerce=lambda value: value == "true")
+    priority = filters.TypedChoiceFilter(
+        choices=[(label, label) for label in Priority.labels],
+        coerce=lambda label: Priority[label.upper()],
+    )
+    due_before = filters.IsoDateTimeFilter(field_name="due_date", lookup_expr="lt", label="Due strictly before")
+    due_after = filters.IsoDateTimeFilter(field_name="due_date", lookup_expr="gt", label="Due strictly after")
+    ordering = TaskOrderingFilter(
+        fields=["created_at", "updated_at", "title", "priority", "due_date", "completed"],
+        label="Sort by these fields, comma-separated; prefix with - for descending",
+    )
+
+    class Meta:
+        model = Task
+        fields = ["completed", "priority", "due_before", "due_after"]

@@ -1,0 +1,73 @@
+"""The task as clients see it. Field types are strict: a number is not a string, a string not a boolean."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .models import Priority, Task
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, and only one that can be stored as UTF-8 (no lone surrogates)."""
+
+    default_error_messages = {
+        "invalid": "Not a valid string.",
+        "unpaired_surrogate": "Contains an unpaired surrogate character.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("unpaired_surrogate")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``, nothing that merely looks like one."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class PriorityField(serializers.ChoiceField):
+    """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Priority.labels, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Priority:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return Priority[super().to_internal_value(data).upper()]
+
+    def to_representation(self, value: int) -> str:
+        return Priority(value).label
+
+    def get_default(self) -> Priority:
+        return self.to_internal_value(super().get_default())
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    # Explicit defaults make PUT a full replacement; partial updates (PATCH) skip them.
+    title = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=1000, allow_blank=True, default="")
+    completed = StrictBooleanField(default=False)
+    priority = PriorityField(default=Priority.MEDIUM.label)
+    due_date = serializers.DateTimeField(allow_null=True, default=None)
+
+    class Meta:
+        model = Task
+        fields = ["id", "user_id", "title", "description", "completed", "priority", "due_date", "created_at", "updated_at"]
+        read_only_fields = ["id", "user_id", "created_at", "updated_at"]
+
+
+class TaskCompletionSerializer(serializers.Serializer):
+    """Body of ``PATCH …/complete/``: without ``completed`` the task's state flips."""
+
+    completed = StrictBooleanField(required=False)

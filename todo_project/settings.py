@@ -1,0 +1,168 @@
+"""Settings for the task API: every value is read from the environment here, and only here.
+
+Development defaults are safe and need no configuration; with ``DJANGO_DEBUG`` off the
+secrets must be set and strong, or start-up fails with ``ImproperlyConfigured``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    # Values already in the environment win over the file.
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# Published in this repository, so never acceptable outside development.
+_DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-this-in-production-0123"
+_DEV_AUTH_SECRET = "development-only-better-auth-secret-do-not-deploy"
+
+
+def _secret(name: str, *, dev_default: str, min_length: int) -> str:
+    value = env.str(name, default="")
+    if not value:
+        if DEBUG:
+            return dev_default
+        raise ImproperlyConfigured(f"{name} must be set when DJANGO_DEBUG is off.")
+    if not DEBUG and value == dev_default:
+        raise ImproperlyConfigured(f"{name} is the published development value; set a real secret.")
+    if len(value.encode()) < min_length:
+        raise ImproperlyConfigured(f"{name} must be at least {min_length} bytes long.")
+    return value
+
+
+SECRET_KEY = _secret("DJANGO_SECRET_KEY", dev_default=_DEV_SECRET_KEY, min_length=50)
+BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET", dev_default=_DEV_AUTH_SECRET, min_length=32)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_standardized_errors",
+    "authjwt",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "todo_project.urls"
+WSGI_APPLICATION = "todo_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# A request either completes all its writes or none of them.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast instead of hanging when PostgreSQL is unreachable; a
+    # ``?connect_timeout=`` in DATABASE_URL overrides it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# A task is a few kilobytes at most; a larger body is refused with a 413 (see errors.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["todo_project.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "tasks.filters.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "todo_project.errors.ApiExceptionHandler",
+}
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": BETTER_AUTH_SECRET,
+    "ISSUER": env.str("JWT_ISSUER", default=None),
+    "AUDIENCE": env.str("JWT_AUDIENCE", default=None),
+    "LEEWAY": env.int("JWT_LEEWAY_SECONDS", default=30),
+    "USER_ID_CLAIM": env.str("JWT_USER_ID_CLAIM", default="sub"),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    # Better Auth tokens carry neither simplejwt's token type nor a jti.
+    "TOKEN_TYPE_CLAIM": None,
+    "JTI_CLAIM": None,
+    "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Task API",
+    "DESCRIPTION": "Each user's tasks, under /api/{user_id}/tasks/, for Bearer JWTs from the sign-in front end.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,67 @@
+"""Production settings refuse to start without strong secrets; development needs none."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from todo_project.settings import _DEV_AUTH_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "k" * 50
+STRONG_AUTH = "s" * 32
+
+
+def start(**env: str) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh interpreter with exactly this configuration."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "BETTER_AUTH", "JWT_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "todo_project.settings", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_development_needs_no_configuration() -> None:
+    result = start(DJANGO_DEBUG="1")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_production_starts_with_strong_secrets() -> None:
+    result = start(DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BETTER_AUTH_SECRET": STRONG_AUTH}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_SECRET_KEY": STRONG_KEY}, "BETTER_AUTH_SECRET must be set"),
+        ({"DJANGO_SECRET_KEY": STRONG_KEY, "BETTER_AUTH_SECRET": "s" * 31}, "BETTER_AUTH_SECRET must be at least 32 bytes"),
+        ({"DJANGO_SECRET_KEY": "k" * 49, "BETTER_AUTH_SECRET": STRONG_AUTH}, "DJANGO_SECRET_KEY must be at least 50 bytes"),
+        ({"DJANGO_SECRET_KEY": STRONG_KEY, "BETTER_AUTH_SECRET": _DEV_AUTH_SECRET}, "BETTER_AUTH_SECRET is the published development value"),
+    ],
+)
+def test_production_refuses_a_missing_or_weak_secret(env: dict[str, str], message: str) -> None:
+    result = start(**env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_a_short_secret_is_refused_even_in_development() -> None:
+    result = start(DJANGO_DEBUG="1", BETTER_AUTH_SECRET="short")
+
+    assert result.returncode != 0
+    assert "BETTER_AUTH_SECRET must be at least 32 bytes" in result.stderr

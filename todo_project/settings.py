@@ -52,13 +52,18 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "drf_standardized_errors",
     "authjwt",
     "tasks",
 ]
 
 MIDDLEWARE = [
+    "todo_project.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +116,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Swagger UI, ReDoc and the admin's assets are served by the app itself, collected or not.
+WHITENOISE_USE_FINDERS = True
 
 # A task is a few kilobytes at most; a larger body is refused with a 413 (see errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
@@ -153,6 +160,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Each user's tasks, under /api/{user_id}/tasks/, for Bearer JWTs from the sign-in front end.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -63,6 +63,8 @@ class Task(models.Model):
                 name="task_user_live_completed_idx",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # The admin's list: every user's tasks, newest first.
+            models.Index(fields=["-created_at", "-id"], name="task_created_idx"),
         ]
 
     def __str__(self) -> str:

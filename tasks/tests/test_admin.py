@@ -1,0 +1,398 @@
+"""The admin for support staff, used through HTTP as a Support member (or a superuser where stated)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import import_module
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from conftest import ALICE, BOB
+from tasks.admin import CappedCountPaginator
+from tasks.models import Priority, Task
+
+CHANGELIST = reverse("admin:tasks_task_changelist")
+LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def change_url(task: Task) -> str:
+    return reverse("admin:tasks_task_change", args=[task.pk])
+
+
+def listed(response: Any) -> list[int]:
+    assert response.status_code == 200, response.content
+    return [task.id for task in response.context["cl"].result_list]
+
+
+@pytest.fixture
+def support_user(django_user_model: type[AbstractUser]) -> AbstractUser:
+    user = django_user_model.objects.create_user("sam", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def support(client: Client, support_user: AbstractUser) -> Client:
+    client.force_login(support_user)
+    return client
+
+
+@pytest.fixture
+def superuser(client: Client, django_user_model: type[AbstractUser]) -> Client:
+    client.force_login(django_user_model.objects.create_superuser("root"))
+    return client
+
+
+# The Support group and its migration
+
+
+def test_support_group_has_exactly_view_and_change_task(db: None) -> None:
+    group = Group.objects.get(name="Support")
+
+    assert {(p.content_type.app_label, p.codename) for p in group.permissions.all()} == {
+        ("tasks", "view_task"),
+        ("tasks", "change_task"),
+    }
+
+
+def test_support_group_migration_creates_missing_permissions_and_reverses(db: None) -> None:
+    migration = import_module("tasks.migrations.0002_support_group")
+    historical_apps = MigrationExecutor(connection).loader.project_state(("tasks", "0002_support_group")).apps
+    # The functions read only the schema editor's connection.
+    schema_editor = SimpleNamespace(connection=connection)
+
+    migration.delete_support_group(historical_apps, schema_editor)
+    assert not Group.objects.filter(name="Support").exists()
+
+    # As on a fresh database, where post_migrate has not created the permissions yet.
+    Permission.objects.filter(content_type__app_label="tasks").delete()
+    migration.create_support_group(historical_apps, schema_editor)
+
+    codenames = Group.objects.get(name="Support").permissions.values_list("codename", flat=True)
+    assert sorted(codenames) == ["change_task", "view_task"]
+
+
+def test_staff_outside_the_support_group_cannot_see_tasks(
+    client: Client, django_user_model: type[AbstractUser]
+) -> None:
+    client.force_login(django_user_model.objects.create_user("visitor", is_staff=True))
+
+    assert client.get(CHANGELIST).status_code == 403
+
+
+# The list
+
+
+def test_list_shows_every_task_newest_first_deleted_ones_included(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    older = make_task(title="older")
+    deleted = make_task(title="deleted", user_id=BOB)
+    deleted.soft_delete()
+    newer = make_task(title="newer")
+
+    assert listed(support.get(CHANGELIST)) == [newer.id, deleted.id, older.id]
+
+
+def test_list_shows_the_support_columns_and_links_id_and_title(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(title="Water the plants")
+
+    response = support.get(CHANGELIST)
+
+    changelist = response.context["cl"]
+    assert changelist.list_display == [
+        "action_checkbox",
+        "id",
+        "title",
+        "user_id",
+        "completed",
+        "priority",
+        "due_date",
+        "created_at",
+        "deleted_at",
+    ]
+    assert changelist.list_display_links == ["id", "title"]
+    assert response.content.decode().count(f'href="{change_url(task)}"') == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("", {"live", "deleted"}), ("?status=live", {"live"}), ("?status=deleted", {"deleted"})],
+    ids=["all", "live", "deleted"],
+)
+def test_status_filter_shows_live_or_deleted_tasks(
+    support: Client, make_task: Callable[..., Task], query: str, expected: set[str]
+) -> None:
+    make_task(title="live")
+    make_task(title="deleted").soft_delete()
+
+    response = support.get(CHANGELIST + query)
+
+    assert response.status_code == 200
+    assert {task.title for task in response.context["cl"].result_list} == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?completed__exact=1", {"done"}),
+        ("?completed__exact=0", {"urgent", "someday"}),
+        (f"?priority__exact={Priority.HIGH}", {"urgent"}),
+        (f"?priority__exact={Priority.LOW}&completed__exact=1", {"done"}),
+    ],
+)
+def test_filters_by_completion_and_priority(
+    support: Client, make_task: Callable[..., Task], query: str, expected: set[str]
+) -> None:
+    make_task(title="done", completed=True, priority=Priority.LOW)
+    make_task(title="urgent", priority=Priority.HIGH)
+    make_task(title="someday", priority=Priority.LOW)
+
+    response = support.get(CHANGELIST + query)
+
+    assert response.status_code == 200
+    assert {task.title for task in response.context["cl"].result_list} == expected
+
+
+@pytest.mark.parametrize("user_id", [ALICE, BOB])
+def test_search_finds_a_users_tasks_by_their_exact_id(
+    support: Client, make_task: Callable[..., Task], user_id: str
+) -> None:
+    mine = make_task(user_id=user_id, title="mine")
+    make_task(user_id=f"{user_id}-impostor", title="longer id")
+    make_task(user_id=user_id[:-1], title="shorter id")
+
+    assert listed(support.get(CHANGELIST, {"q": user_id})) == [mine.id]
+
+
+def test_search_never_matches_part_of_a_user_id(support: Client, make_task: Callable[..., Task]) -> None:
+    make_task(user_id=ALICE)
+
+    assert listed(support.get(CHANGELIST, {"q": "alice"})) == []
+
+
+def test_search_finds_tasks_by_title_words_in_any_case(support: Client, make_task: Callable[..., Task]) -> None:
+    plants = make_task(title="Water the Plants", user_id=BOB)
+    make_task(title="Water the lawn")
+
+    assert listed(support.get(CHANGELIST, {"q": "water plants"})) == [plants.id]
+
+
+# The change form
+
+
+def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_task: Callable[..., Task]) -> None:
+    adminform = support.get(change_url(make_task())).context["adminform"]
+
+    assert set(adminform.form.fields) == {"title", "description", "completed", "priority", "due_date"}
+    assert set(adminform.readonly_fields) == {"user_id", "created_at", "updated_at", "deleted_at"}
+
+
+def test_support_can_fix_a_task_and_the_change_is_logged(
+    support: Client, support_user: AbstractUser, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(title="Wter the plants")
+
+    response = support.post(
+        change_url(task),
+        {
+            "title": "Water the plants",
+            "description": "",
+            "completed": "on",
+            "priority": Priority.HIGH,
+            "due_date_0": "2026-12-01",
+            "due_date_1": "09:30:00",
+            "user_id": BOB,  # read-only: ignored
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.title, task.completed, task.priority) == ("Water the plants", True, Priority.HIGH)
+    assert task.user_id == ALICE
+    entry = LogEntry.objects.get(object_id=str(task.pk))
+    assert (entry.user, entry.action_flag) == (support_user, CHANGE)
+    assert "Title" in entry.get_change_message()
+    history = support.get(reverse("admin:tasks_task_history", args=[task.pk]))
+    assert entry.get_change_message() in history.content.decode()
+
+
+def test_a_superuser_can_add_a_task_for_a_user(superuser: Client) -> None:
+    response = superuser.post(
+        reverse("admin:tasks_task_add"),
+        {"user_id": BOB, "title": "Call back", "description": "", "priority": Priority.MEDIUM, "_save": "Save"},
+    )
+
+    assert response.status_code == 302
+    task = Task.objects.get(title="Call back")
+    assert task.user_id == BOB
+    assert LogEntry.objects.get(object_id=str(task.pk)).action_flag == ADDITION
+
+
+# Deleting
+
+
+def test_support_cannot_hard_delete_a_task(support: Client, make_task: Callable[..., Task]) -> None:
+    task = make_task()
+    delete_url = reverse("admin:tasks_task_delete", args=[task.pk])
+
+    assert support.get(delete_url).status_code == 403
+    assert support.post(delete_url, {"post": "yes"}).status_code == 403
+    assert Task.objects.filter(pk=task.pk).exists()
+
+
+def test_no_one_can_hard_delete_tasks_from_the_list(superuser: Client, make_task: Callable[..., Task]) -> None:
+    task = make_task()
+
+    choices = [name for name, _ in superuser.get(CHANGELIST).context["action_form"].fields["action"].choices]
+    superuser.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [task.pk], "post": "yes"})
+
+    assert choices == ["", "mark_complete", "mark_incomplete", "soft_delete", "restore"]
+    assert Task.objects.filter(pk=task.pk).exists()
+
+
+# The actions
+
+
+@pytest.mark.parametrize(
+    ("action", "before", "after", "is_done", "message"),
+    [
+        ("mark_complete", {"completed": False}, {"completed": True}, lambda task: task.completed, "Marked complete."),
+        ("mark_incomplete", {"completed": True}, {}, lambda task: not task.completed, "Marked incomplete."),
+        ("soft_delete", {}, {"deleted_at": LONG_AGO}, lambda task: task.deleted_at is not None, "Soft-deleted."),
+        ("restore", {"deleted_at": LONG_AGO}, {}, lambda task: task.deleted_at is None, "Restored."),
+    ],
+)
+def test_actions_change_the_selected_tasks_and_log_each_change(
+    support: Client,
+    support_user: AbstractUser,
+    make_task: Callable[..., Task],
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    is_done: Callable[[Task], bool],
+    message: str,
+) -> None:
+    selected = [make_task(title="one", **before), make_task(title="two", user_id=BOB, **before)]
+    already_done = make_task(title="already done", **after)
+    untouched = make_task(title="not selected", **before)
+    Task.objects.update(updated_at=LONG_AGO)
+
+    response = support.post(
+        CHANGELIST, {"action": action, "_selected_action": [task.pk for task in [*selected, already_done]]}
+    )
+
+    assert response.status_code == 302
+    for task in selected:
+        task.refresh_from_db()
+        assert is_done(task)
+        # The shared queryset methods stamp the change, as the API does.
+        assert task.updated_at > LONG_AGO
+    for task in (already_done, untouched):
+        task.refresh_from_db()
+        assert task.updated_at == LONG_AGO
+    assert not is_done(untouched)
+    entries = LogEntry.objects.filter(user=support_user, action_flag=CHANGE, change_message=message)
+    assert sorted(entries.values_list("object_id", flat=True)) == sorted(str(task.pk) for task in selected)
+    assert LogEntry.objects.count() == 2
+
+
+def test_soft_delete_keeps_when_an_already_deleted_task_was_deleted(
+    superuser: Client, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(deleted_at=LONG_AGO)
+
+    superuser.post(CHANGELIST, {"action": "soft_delete", "_selected_action": [task.pk]})
+
+    task.refresh_from_db()
+    assert task.deleted_at == LONG_AGO
+
+
+def test_a_restored_task_is_back_in_the_api(
+    support: Client, alice: APIClient, make_task: Callable[..., Task]
+) -> None:
+    task = make_task()
+    task.soft_delete()
+
+    support.post(CHANGELIST, {"action": "restore", "_selected_action": [task.pk]})
+
+    assert alice.get(f"/api/{ALICE}/tasks/{task.pk}/").status_code == 200
+
+
+# Cost of the list with many tasks
+
+
+def many_tasks(count: int) -> None:
+    Task.objects.bulk_create(Task(user_id=f"user-{n % 7}", title=f"task {n}") for n in range(count))
+
+
+def test_list_costs_the_same_queries_for_5_and_300_tasks(
+    support: Client, django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    # Session, user, the user's and the group's permissions, the count, the page; and the request's savepoint.
+    many_tasks(5)
+    with django_assert_max_num_queries(8) as few:
+        assert len(listed(support.get(CHANGELIST))) == 5
+
+    many_tasks(295)
+    with django_assert_max_num_queries(8) as many:
+        assert len(listed(support.get(CHANGELIST))) == 50
+
+    assert len(many) == len(few)
+
+
+def test_asking_for_facet_counts_runs_no_extra_queries(support: Client) -> None:
+    many_tasks(5)
+    with CaptureQueriesContext(connection) as plain:
+        support.get(CHANGELIST)
+    with CaptureQueriesContext(connection) as with_facets:
+        support.get(CHANGELIST + "?_facets=1")
+
+    assert len(with_facets) == len(plain)
+
+
+@pytest.mark.parametrize("query", ["", "?status=live", "?q=user-3", "?completed__exact=0"])
+def test_list_never_counts_more_than_the_cap(support: Client, query: str) -> None:
+    many_tasks(60)
+
+    with CaptureQueriesContext(connection) as queries:
+        listed(support.get(CHANGELIST + query))
+
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts, "the list should count its matches"
+    assert all(f"LIMIT {CappedCountPaginator.cap + 1}" in sql for sql in counts), counts
+
+
+def test_a_capped_count_pages_up_to_the_cap_and_says_so(
+    support: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CappedCountPaginator, "cap", 60)
+    many_tasks(70)
+
+    response = support.get(CHANGELIST)
+
+    assert response.context["cl"].result_count == 60
+    assert response.context["cl"].paginator.num_pages == 2
+    assert "More than 60 tasks match" in response.content.decode()
+
+
+def test_a_count_under_the_cap_is_exact_and_silent(support: Client) -> None:
+    many_tasks(60)
+
+    response = support.get(CHANGELIST)
+
+    assert response.context["cl"].result_count == 60
+    assert "tasks match" not in response.content.decode()

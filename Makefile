@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_USER := demo-user
 
-.PHONY: run test clean
+.PHONY: run serve test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ run: $(VENV)/.run-deps
 	printf "  curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n\n" "$$token"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# The production setup, locally: debug off, gunicorn, JSON logs. Needs DJANGO_SECRET_KEY and
+# BETTER_AUTH_SECRET in the environment or in .env (see .env.example).
+serve: $(VENV)/.run-deps
+	DJANGO_DEBUG=0 $(BIN)/python manage.py migrate --noinput --verbosity 0
+	DJANGO_DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DJANGO_DEBUG=0 $(BIN)/gunicorn -c gunicorn.conf.py
+
 test: $(VENV)/.test-deps
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache db.sqlite3
+	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles test-artifacts

@@ -48,3 +48,11 @@ def pytest_report_header() -> str:
     from django.conf import settings
 
     return f"database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Throttle counts live in the cache; each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()

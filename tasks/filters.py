@@ -15,6 +15,8 @@ _TRUE_FALSE = [("true", "true"), ("false", "false")]
 class SearchFilter(drf_filters.SearchFilter):
     """DRF's search (every word must appear in one of ``search_fields``), its errors naming ``search``."""
 
+    search_description = "Only tasks with every word of this in their title or description, ignoring case."
+
     def get_search_terms(self, request: Request) -> list[str]:
         try:
             return super().get_search_terms(request)
@@ -44,11 +46,26 @@ class TaskFilter(filters.FilterSet):
         choices=[(label, label) for label in Priority.labels],
         coerce=lambda label: Priority[label.upper()],
     )
-    due_before = filters.IsoDateTimeFilter(field_name="due_date", lookup_expr="lt", label="Due strictly before")
-    due_after = filters.IsoDateTimeFilter(field_name="due_date", lookup_expr="gt", label="Due strictly after")
+    due_before = filters.IsoDateTimeFilter(
+        field_name="due_date",
+        lookup_expr="lt",
+        label="Due strictly before",
+        help_text="Only tasks due strictly before this ISO 8601 date-time (UTC without an offset); "
+        "tasks without a due date never match.",
+    )
+    due_after = filters.IsoDateTimeFilter(
+        field_name="due_date",
+        lookup_expr="gt",
+        label="Due strictly after",
+        help_text="Only tasks due strictly after this ISO 8601 date-time (UTC without an offset); "
+        "tasks without a due date never match.",
+    )
     ordering = TaskOrderingFilter(
         fields=["created_at", "updated_at", "title", "priority", "due_date", "completed"],
         label="Sort by these fields, comma-separated; prefix with - for descending",
+        help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
+        "by importance (low < medium < high); tasks without a due date come last either way. "
+        "Newest first when not given.",
     )
 
     class Meta:

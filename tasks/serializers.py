@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from .models import Priority, Task
@@ -53,6 +54,30 @@ class PriorityField(serializers.ChoiceField):
         return self.to_internal_value(super().get_default())
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Task fields",
+            request_only=True,
+            value={"title": "Buy milk", "description": "2 litres", "priority": "high", "due_date": "2026-12-01T09:30:00+02:00"},
+        ),
+        OpenApiExample(
+            "A task",
+            response_only=True,
+            value={
+                "id": 42,
+                "user_id": "alice-3f9c1e7a-5b2d-4c1f-9e8a-7d6b5c4a3f21",
+                "title": "Buy milk",
+                "description": "2 litres",
+                "completed": False,
+                "priority": "high",
+                "due_date": "2026-12-01T07:30:00Z",
+                "created_at": "2026-11-20T18:02:11.532906Z",
+                "updated_at": "2026-11-20T18:02:11.532906Z",
+            },
+        ),
+    ]
+)
 class TaskSerializer(serializers.ModelSerializer):
     # Explicit defaults make PUT a full replacement; partial updates (PATCH) skip them.
     title = StrictCharField(max_length=200)
@@ -67,7 +92,14 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "user_id", "created_at", "updated_at"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Flip completed", value={}, request_only=True),
+        OpenApiExample("Mark completed", value={"completed": True}, request_only=True),
+    ]
+)
 class TaskCompletionSerializer(serializers.Serializer):
     """Body of ``PATCH …/complete/``: without ``completed`` the task's state flips."""
 
     completed = StrictBooleanField(required=False)
+

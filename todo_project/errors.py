@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 
 security_log = logging.getLogger("todo.security")
+error_log = logging.getLogger("django.request")
+# What a lost, refused or timed-out database connection raises: the request may succeed if retried.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -19,17 +25,32 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; try again shortly."
+    default_code = "service_unavailable"
+
+
 class ApiExceptionHandler(ExceptionHandler):
-    """drf-standardized-errors' handler, plus a 413 for oversized bodies and one security-log line per refused request."""
+    """drf-standardized-errors' handler, plus a 413 for oversized bodies, throttled
+    authentication failures and one security-log line per refused request."""
 
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         # Django raises this past DATA_UPLOAD_MAX_MEMORY_SIZE; left alone it would be a 500.
         if isinstance(exc, RequestDataTooBig):
             return RequestTooLarge()
+        if isinstance(exc, DATABASE_DOWN):
+            return DatabaseUnavailable()
+        # DRF checks throttles only after authentication succeeds, so without this a flood
+        # of junk tokens would never be limited: failures count against the client address.
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            throttle = AnonRateThrottle()
+            if not throttle.allow_request(self.context["request"], self.context["view"]):
+                return exceptions.Throttled(throttle.wait())
         return super().convert_known_exceptions(exc)
 
     def report_exception(self, exc: exceptions.APIException, response: Response) -> None:
-        if response.status_code in (401, 403):
+        if response.status_code in (401, 403, 429):
             request = self.context["request"]
             code = response.data["errors"][0]["code"]
             security_log.warning(
@@ -41,6 +62,22 @@ class ApiExceptionHandler(ExceptionHandler):
                 request.META.get("REMOTE_ADDR"),
             )
         super().report_exception(exc, response)
+
+
+class DatabaseUnavailableMiddleware:
+    """A 503 in the error shape when the database fails before a view runs (opening ATOMIC_REQUESTS' transaction)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
+        if not isinstance(exception, DATABASE_DOWN):
+            return None
+        error_log.error("Database unavailable: %s", request.path, exc_info=exception)
+        return _error_response(DatabaseUnavailable())
 
 
 def _error_response(exc: exceptions.APIException) -> JsonResponse:

@@ -1,12 +1,43 @@
 """Probes for load balancers and orchestrators: no authentication, no throttling."""
 from __future__ import annotations
 
+import logging
+
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 
+log = logging.getLogger("todo.ready")
 
+
+# Not wrapped in ATOMIC_REQUESTS' transaction: liveness must not touch the database at all.
+@transaction.non_atomic_requests
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@transaction.non_atomic_requests
 def ready(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+    checks = {"database": _database_ok(), "cache": _cache_ok()}
+    ok = all(checks.values())
+    body = {"status": "ok" if ok else "unavailable", "checks": {name: "ok" if good else "failing" for name, good in checks.items()}}
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError as exc:
+        log.warning("database not ready: %s", type(exc).__name__)
+        return False
+
+
+def _cache_ok() -> bool:
+    try:
+        cache.set("ready-probe", "ok", timeout=5)
+        return cache.get("ready-probe") == "ok"
+    except Exception as exc:  # each cache backend raises its own connection errors
+        log.warning("cache not ready: %s", type(exc).__name__)
+        return False

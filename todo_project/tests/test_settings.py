@@ -15,11 +15,11 @@ STRONG_KEY = "k" * 50
 STRONG_AUTH = "s" * 32
 
 
-def start(**env: str) -> subprocess.CompletedProcess:
-    """Load the settings in a fresh interpreter with exactly this configuration."""
+def start(show: str = "DEBUG", **env: str) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh interpreter with exactly this configuration, and print one of them."""
     clean = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "BETTER_AUTH", "JWT_", "DATABASE_"))}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; print(settings.{show})"],
         env={**clean, "DJANGO_SETTINGS_MODULE": "todo_project.settings", **env},
         cwd=ROOT,
         capture_output=True,
@@ -65,3 +65,15 @@ def test_a_short_secret_is_refused_even_in_development() -> None:
 
     assert result.returncode != 0
     assert "BETTER_AUTH_SECRET must be at least 32 bytes" in result.stderr
+
+
+def test_cors_allows_the_local_front_end_in_development_only() -> None:
+    assert start("CORS_ALLOWED_ORIGINS", DJANGO_DEBUG="1").stdout.strip() == "['http://localhost:3000']"
+    assert start("CORS_ALLOWED_ORIGINS", DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH).stdout.strip() == "[]"
+    production = start("CORS_ALLOWED_ORIGINS", DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH, CORS_ALLOWED_ORIGINS="https://a.example,https://b.example")
+    assert production.stdout.strip() == "['https://a.example', 'https://b.example']"
+
+
+def test_the_cache_is_redis_when_redis_url_is_set() -> None:
+    assert "RedisCache" in start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0").stdout
+    assert "LocMemCache" in start("CACHES", DJANGO_DEBUG="1").stdout

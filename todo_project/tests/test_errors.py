@@ -1,0 +1,45 @@
+"""Failures the client cannot cause still answer in the error shape, and leave a traceback in the log."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+from conftest import ALICE
+from tasks.views import TaskViewSet
+
+
+def explode(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("boom")
+
+
+def database_gone(*args: object, **kwargs: object) -> None:
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+def test_an_unhandled_exception_is_a_json_500_with_its_traceback_logged(
+    alice: APIClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(TaskViewSet, "list", explode)
+    alice.raise_request_exception = False  # answer as a server would, instead of re-raising in the test
+
+    with caplog.at_level(logging.ERROR):
+        response = alice.get(f"/api/{ALICE}/tasks/")
+
+    assert response.status_code == 500
+    assert response.json() == {"type": "server_error", "errors": [{"code": "error", "detail": "Server Error (500)", "attr": None}]}
+    [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert record.name == "django.request"
+    assert record.exc_info and isinstance(record.exc_info[1], RuntimeError)
+
+
+def test_a_lost_database_connection_is_a_503_to_retry(alice: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(TaskViewSet, "get_queryset", database_gone)
+    alice.raise_request_exception = False
+
+    response = alice.get(f"/api/{ALICE}/tasks/")
+
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["code"] == "service_unavailable"

@@ -35,6 +35,8 @@ serve: $(VENV)/.run-deps
 	DJANGO_DEBUG=0 $(BIN)/gunicorn -c gunicorn.conf.py
 
 test: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 clean:

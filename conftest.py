@@ -1,4 +1,5 @@
 """Fixtures shared by every app's tests: tokens, a client per user, tasks."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Gunicorn settings for production: ``gunicorn -c gunicorn.conf.py`` (``make serve`` locally)."""
+
 import multiprocessing
 import os
 

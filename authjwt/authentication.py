@@ -1,4 +1,5 @@
 """Stateless authentication of the sign-in front end's JWTs: no user table, no database query."""
+
 from __future__ import annotations
 
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication

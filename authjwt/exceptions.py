@@ -1,4 +1,5 @@
 """The 401 errors a client can get for a token it sent, each with its own code."""
+
 from __future__ import annotations
 
 from rest_framework.exceptions import AuthenticationFailed

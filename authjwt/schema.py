@@ -1,4 +1,5 @@
 """How the JWT authentication appears in the OpenAPI schema: a Bearer scheme, and the 401 it answers with."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Tokens signed by the sign-in front end: verified with simplejwt, minted for developers and tests."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """The admin for support staff: find any user's tasks, fix them, complete, soft-delete and restore them."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

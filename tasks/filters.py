@@ -1,4 +1,5 @@
 """List filters and ordering. An unknown value is a 400 naming the parameter, never silently ignored."""
+
 from __future__ import annotations
 
 from django.db.models import F, OrderBy

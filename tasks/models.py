@@ -1,4 +1,5 @@
 """A user's task. Users live in the sign-in service; a task knows its owner only by id."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -4,7 +4,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
-
 # The largest count the database can compare against.
 _MAX_COUNT = 2**63 - 1
 

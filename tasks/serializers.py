@@ -1,4 +1,5 @@
 """The task as clients see it. Field types are strict: a number is not a string, a string not a boolean."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,7 +60,12 @@ class PriorityField(serializers.ChoiceField):
         OpenApiExample(
             "Task fields",
             request_only=True,
-            value={"title": "Buy milk", "description": "2 litres", "priority": "high", "due_date": "2026-12-01T09:30:00+02:00"},
+            value={
+                "title": "Buy milk",
+                "description": "2 litres",
+                "priority": "high",
+                "due_date": "2026-12-01T09:30:00+02:00",
+            },
         ),
         OpenApiExample(
             "A task",
@@ -88,7 +94,17 @@ class TaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = ["id", "user_id", "title", "description", "completed", "priority", "due_date", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "user_id",
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "due_date",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "user_id", "created_at", "updated_at"]
 
 
@@ -102,4 +118,3 @@ class TaskCompletionSerializer(serializers.Serializer):
     """Body of ``PATCH …/complete/``: without ``completed`` the task's state flips."""
 
     completed = StrictBooleanField(required=False)
-

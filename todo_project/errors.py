@@ -1,4 +1,5 @@
 """One JSON error shape everywhere: drf-standardized-errors' for DRF views, the same for Django's own errors."""
+
 from __future__ import annotations
 
 import logging

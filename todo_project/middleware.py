@@ -1,4 +1,5 @@
 """The request log: one JSON line per request, and a request id on every log line it causes."""
+
 from __future__ import annotations
 
 import logging

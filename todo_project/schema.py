@@ -1,4 +1,5 @@
 """OpenAPI components for error responses that drf-standardized-errors does not describe by itself."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -8,12 +9,18 @@ from rest_framework import serializers
 from .errors import DatabaseUnavailable, RequestTooLarge
 
 
-def error_response_serializer(status: int, codes: type[models.TextChoices], kind: type[models.TextChoices]) -> type[serializers.Serializer]:
+def error_response_serializer(
+    status: int, codes: type[models.TextChoices], kind: type[models.TextChoices]
+) -> type[serializers.Serializer]:
     """The project's error shape for one status, with exactly the codes that status can carry."""
     error = type(
         f"Error{status}Serializer",
         (serializers.Serializer,),
-        {"code": serializers.ChoiceField(choices=codes.choices), "detail": serializers.CharField(), "attr": serializers.CharField(allow_null=True)},
+        {
+            "code": serializers.ChoiceField(choices=codes.choices),
+            "detail": serializers.CharField(),
+            "attr": serializers.CharField(allow_null=True),
+        },
     )
     return type(
         f"ErrorResponse{status}Serializer",

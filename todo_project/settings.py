@@ -3,6 +3,7 @@
 Development defaults are safe and need no configuration; with ``DJANGO_DEBUG`` off the
 secrets must be set and strong, or start-up fails with ``ImproperlyConfigured``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

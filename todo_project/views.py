@@ -1,4 +1,5 @@
 """Probes for load balancers and orchestrators: no authentication, no throttling."""
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,10 @@ def health(request: HttpRequest) -> JsonResponse:
 def ready(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "cache": _cache_ok()}
     ok = all(checks.values())
-    body = {"status": "ok" if ok else "unavailable", "checks": {name: "ok" if good else "failing" for name, good in checks.items()}}
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {name: "ok" if good else "failing" for name, good in checks.items()},
+    }
     return JsonResponse(body, status=200 if ok else 503)
 
 

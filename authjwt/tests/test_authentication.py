@@ -1,4 +1,5 @@
 """Which tokens get in, and how every other request is turned away."""
+
 from __future__ import annotations
 
 import base64
@@ -19,7 +20,9 @@ from conftest import ALICE
 URL = f"/api/{ALICE}/tasks/"
 
 
-def sign(claims: dict[str, Any], *, key: str | None = None, algorithm: str = "HS256", headers: dict | None = None) -> str:
+def sign(
+    claims: dict[str, Any], *, key: str | None = None, algorithm: str = "HS256", headers: dict | None = None
+) -> str:
     return jwt.encode(claims, key or settings.BETTER_AUTH_SECRET, algorithm=algorithm, headers=headers)
 
 
@@ -138,7 +141,11 @@ def test_it_never_reads_a_token_from_the_query_string(db: None) -> None:
 
 @pytest.fixture
 def issuer_and_audience(settings: Any) -> None:
-    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ISSUER": "https://auth.example.com", "AUDIENCE": "https://api.example.com"}
+    settings.SIMPLE_JWT = {
+        **settings.SIMPLE_JWT,
+        "ISSUER": "https://auth.example.com",
+        "AUDIENCE": "https://api.example.com",
+    }
 
 
 @pytest.mark.parametrize(
@@ -152,7 +159,9 @@ def issuer_and_audience(settings: Any) -> None:
         ("https://auth.example.com", "https://other.example.com", 401),
     ],
 )
-def test_it_enforces_the_configured_issuer_and_audience(db: None, issuer_and_audience: None, iss: Any, aud: Any, status: int) -> None:
+def test_it_enforces_the_configured_issuer_and_audience(
+    db: None, issuer_and_audience: None, iss: Any, aud: Any, status: int
+) -> None:
     assert get(f"Bearer {sign(claims(iss=iss, aud=aud))}").status_code == status
 
 
@@ -173,7 +182,9 @@ def test_authentication_makes_no_database_query(db: None, django_assert_num_quer
     assert user.is_authenticated
 
 
-def test_each_failure_is_logged_once_with_its_reason_and_without_the_token(db: None, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_failure_is_logged_once_with_its_reason_and_without_the_token(
+    db: None, caplog: pytest.LogCaptureFixture
+) -> None:
     token = sign(claims(), key="another-secret-that-is-long-enough-0123456789")
 
     with caplog.at_level(logging.WARNING, logger="todo.security"):

@@ -1,8 +1,9 @@
 """The admin for support staff, used through HTTP as a Support member (or a superuser where stated)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +23,7 @@ from tasks.admin import CappedCountPaginator
 from tasks.models import Priority, Task
 
 CHANGELIST = reverse("admin:tasks_task_changelist")
-LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def change_url(task: Task) -> str:
@@ -104,9 +105,7 @@ def test_list_shows_every_task_newest_first_deleted_ones_included(
     assert listed(support.get(CHANGELIST)) == [newer.id, deleted.id, older.id]
 
 
-def test_list_shows_the_support_columns_and_links_id_and_title(
-    support: Client, make_task: Callable[..., Task]
-) -> None:
+def test_list_shows_the_support_columns_and_links_id_and_title(support: Client, make_task: Callable[..., Task]) -> None:
     task = make_task(title="Water the plants")
 
     response = support.get(CHANGELIST)
@@ -321,9 +320,7 @@ def test_soft_delete_keeps_when_an_already_deleted_task_was_deleted(
     assert task.deleted_at == LONG_AGO
 
 
-def test_a_restored_task_is_back_in_the_api(
-    support: Client, alice: APIClient, make_task: Callable[..., Task]
-) -> None:
+def test_a_restored_task_is_back_in_the_api(support: Client, alice: APIClient, make_task: Callable[..., Task]) -> None:
     task = make_task()
     task.soft_delete()
 
@@ -376,9 +373,7 @@ def test_list_never_counts_more_than_the_cap(support: Client, query: str) -> Non
     assert all(f"LIMIT {CappedCountPaginator.cap + 1}" in sql for sql in counts), counts
 
 
-def test_a_capped_count_pages_up_to_the_cap_and_says_so(
-    support: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_capped_count_pages_up_to_the_cap_and_says_so(support: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CappedCountPaginator, "cap", 60)
     many_tasks(70)
 

@@ -1,4 +1,5 @@
 """Bob must have no access to Alice's tasks, whatever route, method or id he tries."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,7 +33,9 @@ def snapshot() -> list[dict]:
 
 
 @pytest.mark.parametrize(("method", "route"), ROUTES)
-def test_a_path_user_other_than_the_tokens_is_forbidden(bob: APIClient, alices_task: Task, method: str, route: str) -> None:
+def test_a_path_user_other_than_the_tokens_is_forbidden(
+    bob: APIClient, alices_task: Task, method: str, route: str
+) -> None:
     before = snapshot()
 
     response = getattr(bob, method)(route.format(user=ALICE, id=alices_task.id), BODY)
@@ -44,7 +47,9 @@ def test_a_path_user_other_than_the_tokens_is_forbidden(bob: APIClient, alices_t
 
 
 @pytest.mark.parametrize(("method", "route"), [route for route in ROUTES if "{id}" in route[1]])
-def test_another_users_task_id_is_not_found_under_your_own_path(bob: APIClient, alices_task: Task, method: str, route: str) -> None:
+def test_another_users_task_id_is_not_found_under_your_own_path(
+    bob: APIClient, alices_task: Task, method: str, route: str
+) -> None:
     before = snapshot()
 
     response = getattr(bob, method)(route.format(user=BOB, id=alices_task.id), BODY)
@@ -54,7 +59,9 @@ def test_another_users_task_id_is_not_found_under_your_own_path(bob: APIClient, 
     assert snapshot() == before
 
 
-def test_lists_never_show_another_users_tasks(alice: APIClient, bob: APIClient, alices_task: Task, make_task: Callable[..., Task]) -> None:
+def test_lists_never_show_another_users_tasks(
+    alice: APIClient, bob: APIClient, alices_task: Task, make_task: Callable[..., Task]
+) -> None:
     bobs_task = make_task(user_id=BOB, title="Bob's list")
 
     body = bob.get(f"/api/{BOB}/tasks/?search=secret").json()

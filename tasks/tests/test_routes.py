@@ -1,8 +1,9 @@
 """Every route of the task API, as the owner uses it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -18,7 +19,9 @@ def slash(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_list_returns_the_users_live_tasks_newest_first(alice: APIClient, make_task: Callable[..., Task], slash: str) -> None:
+def test_list_returns_the_users_live_tasks_newest_first(
+    alice: APIClient, make_task: Callable[..., Task], slash: str
+) -> None:
     older = make_task(title="older")
     newer = make_task(title="newer")
     make_task(title="deleted").soft_delete()
@@ -35,7 +38,12 @@ def test_list_returns_the_users_live_tasks_newest_first(alice: APIClient, make_t
 def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str) -> None:
     response = alice.post(
         f"{BASE}{slash}",
-        {"title": "  Buy milk  ", "description": "2 litres", "priority": "high", "due_date": "2026-12-01T09:30:00+02:00"},
+        {
+            "title": "  Buy milk  ",
+            "description": "2 litres",
+            "priority": "high",
+            "due_date": "2026-12-01T09:30:00+02:00",
+        },
     )
 
     assert response.status_code == 201
@@ -47,7 +55,17 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
     assert task["due_date"] == "2026-12-01T07:30:00Z"
     assert task["user_id"] == ALICE
     assert task["created_at"].endswith("Z") and task["updated_at"].endswith("Z")
-    assert set(task) == {"id", "user_id", "title", "description", "completed", "priority", "due_date", "created_at", "updated_at"}
+    assert set(task) == {
+        "id",
+        "user_id",
+        "title",
+        "description",
+        "completed",
+        "priority",
+        "due_date",
+        "created_at",
+        "updated_at",
+    }
     assert response["Location"] == f"http://testserver{BASE}/{task['id']}"
     assert alice.get(response["Location"]).json() == task
 
@@ -58,7 +76,9 @@ def test_create_applies_the_defaults(alice: APIClient) -> None:
     assert (task["description"], task["completed"], task["priority"], task["due_date"]) == ("", False, "medium", None)
 
 
-def test_create_ignores_the_client_sent_id_owner_and_timestamps(alice: APIClient, make_task: Callable[..., Task]) -> None:
+def test_create_ignores_the_client_sent_id_owner_and_timestamps(
+    alice: APIClient, make_task: Callable[..., Task]
+) -> None:
     existing = make_task()
     response = alice.post(
         f"{BASE}/",
@@ -92,13 +112,21 @@ def test_retrieve_returns_one_task(alice: APIClient, make_task: Callable[..., Ta
 
 
 def test_put_replaces_the_whole_task(alice: APIClient, make_task: Callable[..., Task], slash: str) -> None:
-    task = make_task(description="old", completed=True, priority=Priority.HIGH, due_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    task = make_task(
+        description="old", completed=True, priority=Priority.HIGH, due_date=datetime(2026, 1, 1, tzinfo=UTC)
+    )
 
     response = alice.put(f"{BASE}/{task.id}{slash}", {"title": "New title"})
 
     assert response.status_code == 200
     body = response.json()
-    assert (body["title"], body["description"], body["completed"], body["priority"], body["due_date"]) == ("New title", "", False, "medium", None)
+    assert (body["title"], body["description"], body["completed"], body["priority"], body["due_date"]) == (
+        "New title",
+        "",
+        False,
+        "medium",
+        None,
+    )
     assert body["updated_at"] > body["created_at"]
 
 
@@ -137,7 +165,9 @@ def test_delete_hides_the_task_but_keeps_the_row(alice: APIClient, make_task: Ca
 
 
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
-def test_a_deleted_task_can_be_neither_read_nor_written(alice: APIClient, make_task: Callable[..., Task], method: str) -> None:
+def test_a_deleted_task_can_be_neither_read_nor_written(
+    alice: APIClient, make_task: Callable[..., Task], method: str
+) -> None:
     task = make_task(title="Gone")
     task.soft_delete()
 
@@ -162,7 +192,9 @@ def test_complete_with_an_empty_body_toggles(alice: APIClient, make_task: Callab
 
 
 @pytest.mark.parametrize("completed", [True, False])
-def test_complete_with_a_value_sets_it_idempotently(alice: APIClient, make_task: Callable[..., Task], completed: bool) -> None:
+def test_complete_with_a_value_sets_it_idempotently(
+    alice: APIClient, make_task: Callable[..., Task], completed: bool
+) -> None:
     task = make_task(completed=not completed)
 
     for _ in range(2):
@@ -175,7 +207,9 @@ def test_complete_with_a_value_sets_it_idempotently(alice: APIClient, make_task:
 
 
 @pytest.mark.parametrize("body", [{"completed": "yes"}, {"completed": None}, {"completed": 1}, ["completed"]])
-def test_complete_rejects_a_body_that_is_not_a_boolean(alice: APIClient, make_task: Callable[..., Task], body: object) -> None:
+def test_complete_rejects_a_body_that_is_not_a_boolean(
+    alice: APIClient, make_task: Callable[..., Task], body: object
+) -> None:
     task = make_task()
 
     response = alice.patch(f"{BASE}/{task.id}/complete/", body)
@@ -185,7 +219,9 @@ def test_complete_rejects_a_body_that_is_not_a_boolean(alice: APIClient, make_ta
     assert task.completed is False
 
 
-@pytest.mark.parametrize("user_id", ["8c2d2f8e-7a51-4a43-9d1e-2b0c5d1f6e3a", "Vq3ZC8kR1tN0pXyL5mWbA9hJdE2sFgU7", "carol@example.com"])
+@pytest.mark.parametrize(
+    "user_id", ["8c2d2f8e-7a51-4a43-9d1e-2b0c5d1f6e3a", "Vq3ZC8kR1tN0pXyL5mWbA9hJdE2sFgU7", "carol@example.com"]
+)
 def test_any_front_end_user_id_works_as_the_path_user(db: None, user_id: str) -> None:
     client = client_for(user_id)
 
@@ -210,7 +246,10 @@ def test_unknown_paths_under_api_get_a_json_404(alice: APIClient) -> None:
     response = alice.get("/api/nowhere/at/all/")
 
     assert response.status_code == 404
-    assert response.json() == {"type": "client_error", "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]}
+    assert response.json() == {
+        "type": "client_error",
+        "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}],
+    }
 
 
 def test_a_method_a_route_does_not_have_is_a_json_405(alice: APIClient, make_task: Callable[..., Task]) -> None:

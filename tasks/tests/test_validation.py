@@ -1,4 +1,5 @@
 """Bad input gets a 4xx JSON error that names the problem, and changes nothing."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -95,7 +96,9 @@ def test_an_invalid_update_changes_nothing(alice: APIClient, make_task: Callable
         (b'{"title": "x"}', "text/plain", 415, "unsupported_media_type"),
     ],
 )
-def test_a_body_that_is_not_a_json_object_is_refused(alice: APIClient, body: bytes, content_type: str, status: int, code: str) -> None:
+def test_a_body_that_is_not_a_json_object_is_refused(
+    alice: APIClient, body: bytes, content_type: str, status: int, code: str
+) -> None:
     response = alice.generic("POST", BASE, body, content_type=content_type)
 
     assert response.status_code == status

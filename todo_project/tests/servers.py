@@ -1,4 +1,5 @@
 """Real server processes for tests that need more than one process or a broken dependency."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def production_env(**overrides: str) -> dict[str, str]:
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
 
 
 class Server:
@@ -44,7 +47,9 @@ def gunicorn(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Se
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
     with log.open("w") as stream:
-        process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT
+        )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
         _wait_until_up(server)

@@ -1,4 +1,5 @@
 """Failures the client cannot cause still answer in the error shape, and leave a traceback in the log."""
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,10 @@ def test_an_unhandled_exception_is_a_json_500_with_its_traceback_logged(
         response = alice.get(f"/api/{ALICE}/tasks/")
 
     assert response.status_code == 500
-    assert response.json() == {"type": "server_error", "errors": [{"code": "error", "detail": "Server Error (500)", "attr": None}]}
+    assert response.json() == {
+        "type": "server_error",
+        "errors": [{"code": "error", "detail": "Server Error (500)", "attr": None}],
+    }
     [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert record.name == "django.request"
     assert record.exc_info and isinstance(record.exc_info[1], RuntimeError)

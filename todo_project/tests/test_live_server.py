@@ -1,4 +1,5 @@
 """The production setup (gunicorn, debug off) as operators see it: probes, logs, shared throttling."""
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,18 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_each_request_is_one_json_log_line_with_its_echoed_request_id(sqlite_env: dict[str, str], tmp_path: Path) -> None:
+def test_each_request_is_one_json_log_line_with_its_echoed_request_id(
+    sqlite_env: dict[str, str], tmp_path: Path
+) -> None:
     token = mint_token("log-user")
     with gunicorn(sqlite_env, tmp_path / "server.log") as server:
-        status, headers, _ = call(f"{server.url}/api/log-user/tasks/?token={token}", {"Authorization": f"Bearer {token}", "X-Request-ID": "req-42.a:b"})
-        _, refused_headers, _ = call(f"{server.url}/api/log-user/tasks/", {"Authorization": "Bearer junk", "X-Request-ID": "bad id\twith spaces"})
+        status, headers, _ = call(
+            f"{server.url}/api/log-user/tasks/?token={token}",
+            {"Authorization": f"Bearer {token}", "X-Request-ID": "req-42.a:b"},
+        )
+        _, refused_headers, _ = call(
+            f"{server.url}/api/log-user/tasks/", {"Authorization": "Bearer junk", "X-Request-ID": "bad id\twith spaces"}
+        )
 
     assert status == 200
     assert headers["X-Request-ID"] == "req-42.a:b"
@@ -49,8 +57,13 @@ def test_each_request_is_one_json_log_line_with_its_echoed_request_id(sqlite_env
     records = log_records(server)
     request_lines = [record for record in records if record["logger"] == "todo.request"]
     assert [
-        (line["method"], line["path"], line["status"], line["user_id"], line["request_id"]) for line in request_lines if line["path"].startswith("/api/")
-    ] == [("GET", "/api/log-user/tasks/", 200, "log-user", "req-42.a:b"), ("GET", "/api/log-user/tasks/", 401, None, generated)]
+        (line["method"], line["path"], line["status"], line["user_id"], line["request_id"])
+        for line in request_lines
+        if line["path"].startswith("/api/")
+    ] == [
+        ("GET", "/api/log-user/tasks/", 200, "log-user", "req-42.a:b"),
+        ("GET", "/api/log-user/tasks/", 401, None, generated),
+    ]
     assert all(isinstance(line["duration_ms"], float) for line in request_lines)
     security = [record for record in records if record["logger"] == "todo.security"]
     assert [(line["level"], line["request_id"]) for line in security] == [("WARNING", generated)]
@@ -63,7 +76,10 @@ def test_without_its_database_the_service_is_live_but_not_ready(tmp_path: Path) 
     with gunicorn(env, tmp_path / "server.log") as server:
         health = call(f"{server.url}/health")
         ready = call(f"{server.url}/ready")
-        api_status, _, api_body = call(f"{server.url}/api/someone/tasks/", {"Authorization": f"Bearer {mint_token('someone')}", "X-Request-ID": "db-down-1"})
+        api_status, _, api_body = call(
+            f"{server.url}/api/someone/tasks/",
+            {"Authorization": f"Bearer {mint_token('someone')}", "X-Request-ID": "db-down-1"},
+        )
 
     assert health[0] == 200 and health[2] == {"status": "ok"}
     assert ready[0] == 503
@@ -71,9 +87,17 @@ def test_without_its_database_the_service_is_live_but_not_ready(tmp_path: Path) 
     assert api_status == 503
     assert api_body == {
         "type": "server_error",
-        "errors": [{"code": "service_unavailable", "detail": "The service is temporarily unavailable; try again shortly.", "attr": None}],
+        "errors": [
+            {
+                "code": "service_unavailable",
+                "detail": "The service is temporarily unavailable; try again shortly.",
+                "attr": None,
+            }
+        ],
     }
-    errors = [record for record in log_records(server) if record["level"] == "ERROR" and record["request_id"] == "db-down-1"]
+    errors = [
+        record for record in log_records(server) if record["level"] == "ERROR" and record["request_id"] == "db-down-1"
+    ]
     assert errors, "the database failure was not logged"
     assert "Traceback" in errors[0]["exc_info"] and "OperationalError" in errors[0]["exc_info"]
 
@@ -88,7 +112,9 @@ def test_the_user_limit_holds_across_worker_processes_sharing_redis(sqlite_env: 
     user_id = f"throttle-{uuid.uuid4().hex}"
     with gunicorn(env, tmp_path / "a.log") as first, gunicorn(env, tmp_path / "b.log") as second:
         statuses = _alternate([first, second], user_id, 10)
-        status, headers, body = call(f"{first.url}/api/{user_id}/tasks/", {"Authorization": f"Bearer {mint_token(user_id)}"})
+        status, headers, body = call(
+            f"{first.url}/api/{user_id}/tasks/", {"Authorization": f"Bearer {mint_token(user_id)}"}
+        )
 
     assert statuses == [200] * 5 + [429] * 5
     assert status == 429

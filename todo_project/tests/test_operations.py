@@ -1,4 +1,5 @@
 """Probes, throttling, CORS and security headers, through the test client."""
+
 from __future__ import annotations
 
 import os
@@ -87,7 +88,9 @@ def test_cors_preflight_allows_the_front_end_to_send_a_token(db: None, client: A
 
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == front_end_origin
-    assert {"authorization", "content-type"} <= {header.strip() for header in response["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type"} <= {
+        header.strip() for header in response["Access-Control-Allow-Headers"].split(",")
+    }
     assert "POST" in response["Access-Control-Allow-Methods"]
 
 
@@ -118,7 +121,10 @@ TLS_ENV = {
 
 def check_deploy(**env: str) -> subprocess.CompletedProcess:
     clean = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")}
-    secrets = {"DJANGO_SECRET_KEY": "x8#Lq!v2Zr9@Wm4$Tn6^Yp1&Kc3*Hb5(Gd7)Fe0-Sj+Ua=Ri_Ow8~Ep2%Vt", "BETTER_AUTH_SECRET": "s" * 64}
+    secrets = {
+        "DJANGO_SECRET_KEY": "x8#Lq!v2Zr9@Wm4$Tn6^Yp1&Kc3*Hb5(Gd7)Fe0-Sj+Ua=Ri_Ow8~Ep2%Vt",
+        "BETTER_AUTH_SECRET": "s" * 64,
+    }
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

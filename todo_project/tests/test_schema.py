@@ -1,4 +1,5 @@
 """The OpenAPI schema documents every operation, its authentication and its errors, and the docs pages serve it."""
+
 from __future__ import annotations
 
 import re
@@ -123,7 +124,10 @@ def test_path_parameters_are_typed_and_described(schema: dict[str, Any]) -> None
 def test_every_operation_documents_the_errors_it_can_answer_with(schema: dict[str, Any]) -> None:
     for path, method, operation in operations(schema):
         responses = operation["responses"]
-        assert {"400", "401", "403", "404", "405", "406", "415", "429", "500", "503"} <= responses.keys(), (path, method)
+        assert {"400", "401", "403", "404", "405", "406", "415", "429", "500", "503"} <= responses.keys(), (
+            path,
+            method,
+        )
         if method in BODY_METHODS:
             assert "413" in responses, (path, method)
             bad_request = component(schema, json_schema(responses["400"]))

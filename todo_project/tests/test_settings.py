@@ -1,4 +1,5 @@
 """Production settings refuse to start without strong secrets; development needs none."""
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,17 @@ STRONG_AUTH = "s" * 32
 
 def start(show: str = "DEBUG", **env: str) -> subprocess.CompletedProcess:
     """Load the settings in a fresh interpreter with exactly this configuration, and print one of them."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "BETTER_AUTH", "JWT_", "DATABASE_"))}
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "BETTER_AUTH", "JWT_", "DATABASE_"))
+    }
     return subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; print(settings.{show})"],
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; print(settings.{show})",
+        ],
         env={**clean, "DJANGO_SETTINGS_MODULE": "todo_project.settings", **env},
         cwd=ROOT,
         capture_output=True,
@@ -47,9 +56,18 @@ def test_production_starts_with_strong_secrets() -> None:
     [
         ({"BETTER_AUTH_SECRET": STRONG_AUTH}, "DJANGO_SECRET_KEY must be set"),
         ({"DJANGO_SECRET_KEY": STRONG_KEY}, "BETTER_AUTH_SECRET must be set"),
-        ({"DJANGO_SECRET_KEY": STRONG_KEY, "BETTER_AUTH_SECRET": "s" * 31}, "BETTER_AUTH_SECRET must be at least 32 bytes"),
-        ({"DJANGO_SECRET_KEY": "k" * 49, "BETTER_AUTH_SECRET": STRONG_AUTH}, "DJANGO_SECRET_KEY must be at least 50 bytes"),
-        ({"DJANGO_SECRET_KEY": STRONG_KEY, "BETTER_AUTH_SECRET": _DEV_AUTH_SECRET}, "BETTER_AUTH_SECRET is the published development value"),
+        (
+            {"DJANGO_SECRET_KEY": STRONG_KEY, "BETTER_AUTH_SECRET": "s" * 31},
+            "BETTER_AUTH_SECRET must be at least 32 bytes",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": "k" * 49, "BETTER_AUTH_SECRET": STRONG_AUTH},
+            "DJANGO_SECRET_KEY must be at least 50 bytes",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": STRONG_KEY, "BETTER_AUTH_SECRET": _DEV_AUTH_SECRET},
+            "BETTER_AUTH_SECRET is the published development value",
+        ),
     ],
 )
 def test_production_refuses_a_missing_or_weak_secret(env: dict[str, str], message: str) -> None:
@@ -69,8 +87,16 @@ def test_a_short_secret_is_refused_even_in_development() -> None:
 
 def test_cors_allows_the_local_front_end_in_development_only() -> None:
     assert start("CORS_ALLOWED_ORIGINS", DJANGO_DEBUG="1").stdout.strip() == "['http://localhost:3000']"
-    assert start("CORS_ALLOWED_ORIGINS", DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH).stdout.strip() == "[]"
-    production = start("CORS_ALLOWED_ORIGINS", DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH, CORS_ALLOWED_ORIGINS="https://a.example,https://b.example")
+    assert (
+        start("CORS_ALLOWED_ORIGINS", DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH).stdout.strip()
+        == "[]"
+    )
+    production = start(
+        "CORS_ALLOWED_ORIGINS",
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        BETTER_AUTH_SECRET=STRONG_AUTH,
+        CORS_ALLOWED_ORIGINS="https://a.example,https://b.example",
+    )
     assert production.stdout.strip() == "['https://a.example', 'https://b.example']"
 
 

@@ -1,4 +1,5 @@
 """Swagger UI in a real (headless) Chromium: authorize with a token, try the list operation, see the user's task."""
+
 from __future__ import annotations
 
 import tempfile
@@ -89,7 +90,9 @@ def test_a_user_authorizes_and_lists_their_tasks_in_swagger_ui(live_server: Live
         click(wait, f"{LIST_OPERATION} button.execute")
 
         live_response = f"{LIST_OPERATION} .live-responses-table .response"
-        status = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, f"{live_response} .response-col_status")))
+        status = wait.until(
+            EC.visibility_of_element_located((By.CSS_SELECTOR, f"{live_response} .response-col_status"))
+        )
         body = browser.find_element(By.CSS_SELECTOR, f"{live_response} .response-col_description pre")
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", body)
         assert status.text.strip() == "200", body.text

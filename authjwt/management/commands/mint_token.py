@@ -1,4 +1,5 @@
 """``python manage.py mint_token USER_ID``: a token signed like the front end's, for trying the API."""
+
 from __future__ import annotations
 
 import json

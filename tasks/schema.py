@@ -1,0 +1,124 @@
+"""How the task routes appear in the OpenAPI schema, kept apart so that the viewset stays thin."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
+
+from .models import Priority
+from .serializers import TaskCompletionSerializer, TaskSerializer
+
+ViewSet = TypeVar("ViewSet")
+
+USER_ID = OpenApiParameter(
+    "user_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=r"^[^/]+$",
+    description="The token's user id (its `sub` claim unless configured otherwise); any other is a 403.",
+)
+TASK_ID = OpenApiParameter(
+    "id",
+    OpenApiTypes.INT,
+    OpenApiParameter.PATH,
+    description="The task's id; anything but one of this user's live tasks is a 404.",
+)
+# django-filter's introspection types these two after the model fields (boolean, integer), but the
+# API takes exactly these words and nothing else (not "True", not "1", not a rank).
+LIST_FILTERS = [
+    OpenApiParameter(
+        "completed",
+        OpenApiTypes.STR,
+        enum=["true", "false"],
+        description="Only completed (`true`) or only open (`false`) tasks.",
+    ),
+    OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.labels, description="Only tasks of this priority."),
+    OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        description="Page size: 50 unless given, at most 200 (larger values are capped).",
+    ),
+    OpenApiParameter("offset", OpenApiTypes.INT, description="How many tasks to skip: 0 unless given."),
+]
+ERROR_HEADERS = [
+    OpenApiParameter(
+        "WWW-Authenticate",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[401],
+        description='`Bearer realm="api"`',
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[429],
+        description="Seconds to wait before trying again.",
+    ),
+]
+
+
+def document_task_viewset(viewset: ViewSet) -> ViewSet:
+    """Apply the schema declarations to ``TaskViewSet``."""
+    # Raised by the paginator and the search filter, which the schema generator cannot see into.
+    viewset = extend_validation_errors(["null_characters_not_allowed"], field_name="search", actions=["list"])(viewset)
+    viewset = extend_validation_errors(["invalid"], field_name="offset", actions=["list"])(viewset)
+    viewset = extend_validation_errors(["invalid"], field_name="limit", actions=["list"])(viewset)
+    viewset = extend_schema_view(
+        list=extend_schema(
+            operation_id="tasks_list",
+            summary="List tasks",
+            description=(
+                "A page of the user's tasks, newest first unless `ordering` says otherwise. "
+                "Filters combine; a value that makes no sense is a 400 naming the parameter."
+            ),
+            parameters=LIST_FILTERS,
+        ),
+        create=extend_schema(
+            operation_id="tasks_create",
+            summary="Create a task",
+            description="The task belongs to the token's user; `id`, `user_id` and timestamps sent are ignored.",
+            parameters=[
+                OpenApiParameter(
+                    "Location",
+                    OpenApiTypes.URI,
+                    OpenApiParameter.HEADER,
+                    response=[201],
+                    description="The new task's URL.",
+                )
+            ],
+        ),
+        retrieve=extend_schema(operation_id="tasks_retrieve", summary="Get a task", parameters=[TASK_ID]),
+        update=extend_schema(
+            operation_id="tasks_update",
+            summary="Replace a task",
+            description="`title` is required; the fields left out return to their defaults.",
+            parameters=[TASK_ID],
+        ),
+        partial_update=extend_schema(
+            operation_id="tasks_partial_update",
+            summary="Change some of a task's fields",
+            description="Only the fields sent change.",
+            parameters=[TASK_ID],
+        ),
+        destroy=extend_schema(
+            operation_id="tasks_destroy",
+            summary="Delete a task",
+            description="The task is soft-deleted: it disappears from the API.",
+            parameters=[TASK_ID],
+        ),
+        complete=extend_schema(
+            methods=["PATCH"],
+            operation_id="tasks_complete",
+            summary="Complete or reopen a task",
+            description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it.',
+            parameters=[TASK_ID],
+            request=TaskCompletionSerializer,
+            responses={200: TaskSerializer},
+        ),
+    )(viewset)
+    viewset = extend_schema(tags=["tasks"], parameters=[USER_ID, *ERROR_HEADERS])(viewset)
+    return viewset

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_USER := demo-user
 
-.PHONY: run serve test clean
+.PHONY: run serve test check-reliability bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ test: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The reliability suite alone (also part of `make test`), with its summary of what it tried.
+check-reliability: $(VENV)/.test-deps
+	$(BIN)/pytest -m reliability
+
+# The benchmark: our API against a bare WSGI floor, under wrk; writes BENCHMARKS.md.
+bench: $(VENV)/.test-deps
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles test-artifacts

@@ -35,6 +35,24 @@ class CappedCountPaginator(Paginator):
         return self._counted > self.cap
 
 
+class TagFilter(admin.SimpleListFilter):
+    """Tasks carrying one tag, chosen among those of the newest tasks listed (a bounded sample)."""
+
+    title = "tag"
+    parameter_name = "tag"
+    sample_size = 1000
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        sample = model_admin.get_queryset(request).order_by("-id").values_list("tags", flat=True)[: self.sample_size]
+        seen = {tag.casefold(): tag for tags in sample for tag in tags}
+        if self.value():
+            seen.setdefault(self.value().casefold(), self.value())
+        return sorted(seen.items(), key=lambda item: item[0])
+
+    def queryset(self, request: HttpRequest, queryset: TaskQuerySet) -> TaskQuerySet:
+        return queryset.tagged([self.value()]) if self.value() else queryset
+
+
 class StatusFilter(admin.SimpleListFilter):
     """Live or soft-deleted tasks; both when unset."""
 
@@ -56,9 +74,19 @@ class StatusFilter(admin.SimpleListFilter):
 class TaskAdmin(admin.ModelAdmin):
     """Every user's tasks for support staff, soft-deleted ones included: the default manager holds them all."""
 
-    list_display = ["id", "title", "user_id", "completed", "priority", "due_date", "created_at", "deleted_at"]
+    list_display = [
+        "id",
+        "title",
+        "user_id",
+        "completed",
+        "priority",
+        "due_date",
+        "tag_list",
+        "created_at",
+        "deleted_at",
+    ]
     list_display_links = ["id", "title"]
-    list_filter = ["completed", "priority", StatusFilter]
+    list_filter = ["completed", "priority", StatusFilter, TagFilter]
     search_fields = ["title", "=user_id"]
     search_help_text = "Words of the title, or a user's exact id."
     ordering = ["-created_at", "-id"]
@@ -70,6 +98,10 @@ class TaskAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     readonly_fields = ["created_at", "updated_at", "deleted_at"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
+
+    @admin.display(description="tags")
+    def tag_list(self, task: Task) -> str:
+        return ", ".join(task.tags)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> list[str]:
         # The owner is chosen when a task is created; moving a task to another user is never a fix.

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.db.models import F, OrderBy
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters as drf_filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from .models import Priority, Task, TaskQuerySet
+from .models import Priority, Task, TaskQuerySet, validate_tag
 
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
 
@@ -23,6 +28,30 @@ class SearchFilter(drf_filters.SearchFilter):
             return super().get_search_terms(request)
         except ValidationError as exc:
             raise ValidationError({self.search_param: exc.detail}) from exc
+
+
+class TagsField(forms.Field):
+    """Every ``?tag=`` given (the parameter repeats), each a tag as the API stores them."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        return [tag.strip() for tag in value or []]
+
+    def validate(self, value: list[str]) -> None:
+        for tag in value:
+            validate_tag(tag)
+
+
+# Documented in tasks/schema.py as a repeatable string parameter.
+@extend_schema_field(OpenApiTypes.STR)
+class AllTagsFilter(filters.Filter):
+    """Tasks that carry every tag given."""
+
+    field_class = TagsField
+
+    def filter(self, qs: TaskQuerySet, value: list[str]) -> TaskQuerySet:
+        return qs.tagged(value)
 
 
 class TaskOrderingFilter(filters.OrderingFilter):
@@ -61,6 +90,7 @@ class TaskFilter(filters.FilterSet):
         help_text="Only tasks due strictly after this ISO 8601 date-time (UTC without an offset); "
         "tasks without a due date never match.",
     )
+    tag = AllTagsFilter()
     ordering = TaskOrderingFilter(
         fields=["created_at", "updated_at", "title", "priority", "due_date", "completed"],
         label="Sort by these fields, comma-separated; prefix with - for descending",

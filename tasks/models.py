@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
-from django.db import models
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db import connection, models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
+
+# Separates tag keys in Task.tag_keys; tags may not contain control characters, so never this one.
+TAG_SEPARATOR = "\x1f"
+
+
+def tag_key(tag: str) -> str:
+    """How one tag is matched: case-insensitively, and only as a whole tag."""
+    return f"{TAG_SEPARATOR}{tag.casefold()}{TAG_SEPARATOR}"
+
+
+def tag_keys(tags: Iterable[str]) -> str:
+    return "".join(tag_key(tag) for tag in tags)
+
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+
+
+def validate_tag(tag: object) -> None:
+    if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH or tag != tag.strip():
+        raise ValidationError(f"A tag is a trimmed string of 1 to {MAX_TAG_LENGTH} characters.", code="invalid_tag")
+    if any(unicodedata.category(character) == "Cc" for character in tag):
+        raise ValidationError("A tag may not contain control characters.", code="invalid_tag")
+
+
+def validate_tags(tags: object) -> None:
+    """At most 20 tags, each a trimmed 1–50 character string, none repeated in another letter case."""
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise ValidationError(f"Tags are a list of at most {MAX_TAGS} strings.", code="invalid_tags")
+    for tag in tags:
+        validate_tag(tag)
+    if len({tag.casefold() for tag in tags}) != len(tags):
+        raise ValidationError("Tags must differ in more than letter case.", code="duplicate_tags")
 
 
 class Priority(models.IntegerChoices):
@@ -24,10 +62,41 @@ class TaskQuerySet(models.QuerySet):
     def owned_by(self, user_id: str) -> TaskQuerySet:
         return self.filter(user_id=user_id)
 
+    def tagged(self, tags: Iterable[str]) -> TaskQuerySet:
+        """Tasks carrying every one of ``tags``, in any letter case."""
+        tasks = self
+        for tag in tags:
+            tasks = tasks.filter(tag_keys__contains=tag_key(tag))
+        return tasks
+
+    def bulk_create(self, objs: Iterable[Task], *args: Any, **kwargs: Any) -> list[Task]:
+        # bulk_create skips save(), where the tag keys are kept in step with the tags.
+        objs = list(objs)
+        for task in objs:
+            task.tag_keys = tag_keys(task.tags)
+        return super().bulk_create(objs, *args, **kwargs)
+
     def set_completed(self, completed: bool | None) -> int:
         """Set ``completed``, or flip it when None, in one UPDATE so concurrent toggles never get lost."""
         value = ~F("completed") if completed is None else completed
         return self.update(completed=value, updated_at=timezone.now())
+
+    def set_completed_returning(self, completed: bool | None) -> list[Task]:
+        """``set_completed``, returning the changed tasks from the same statement (UPDATE … RETURNING).
+
+        One statement finds, changes and reads back the task, so a flip can neither be lost to a
+        concurrent one nor cost extra round trips. Django's ORM has no UPDATE … RETURNING yet.
+        """
+        try:
+            selected, params = self.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # e.g. an id beyond the column's range: nothing can match
+            return []
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        value = "NOT completed" if completed is None else "%s"
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        sql = f"UPDATE {table} SET completed = {value}, updated_at = %s WHERE id IN ({selected}) RETURNING *"
+        values = [now] if completed is None else [completed, now]
+        return list(self.model.objects.raw(sql, [*values, *params]))
 
     def soft_delete(self) -> int:
         return self.update(deleted_at=timezone.now(), updated_at=timezone.now())
@@ -43,6 +112,9 @@ class Task(models.Model):
     completed = models.BooleanField(default=False)
     priority = models.PositiveSmallIntegerField(choices=Priority, default=Priority.MEDIUM)
     due_date = models.DateTimeField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    # The tags' keys, derived on save, so that "has all these tags" is a LIKE on SQLite and PostgreSQL alike.
+    tag_keys = models.TextField(default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -71,10 +143,13 @@ class Task(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def set_completed(self, completed: bool | None) -> None:
-        Task.objects.filter(pk=self.pk).set_completed(completed)
-        self.refresh_from_db(fields=["completed", "updated_at"])
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.tag_keys = tag_keys(self.tags)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "tags" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "tag_keys"}
+        super().save(*args, **kwargs)
 
     def soft_delete(self) -> None:
-        Task.objects.filter(pk=self.pk).soft_delete()
-        self.refresh_from_db(fields=["deleted_at", "updated_at"])
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["deleted_at", "updated_at"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 
 from .models import Priority
@@ -42,7 +42,33 @@ LIST_FILTERS = [
         description="Page size: 50 unless given, at most 200 (larger values are capped).",
     ),
     OpenApiParameter("offset", OpenApiTypes.INT, description="How many tasks to skip: 0 unless given."),
+    OpenApiParameter(
+        "tag",
+        OpenApiTypes.STR,
+        many=True,
+        explode=True,
+        description="Only tasks carrying this tag, in any letter case; repeat it (`?tag=a&tag=b`) to require all.",
+    ),
 ]
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 304],
+    description="A strong validator of the task: send it back in `If-Match` or `If-None-Match`.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Write only if the task still has this ETag (or `*`); otherwise a 412 and nothing changes.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A 304 with no body if the task still has this ETag (or for `*`).",
+)
 ERROR_HEADERS = [
     OpenApiParameter(
         "WWW-Authenticate",
@@ -88,34 +114,40 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
                     OpenApiParameter.HEADER,
                     response=[201],
                     description="The new task's URL.",
-                )
+                ),
+                ETAG,
             ],
         ),
-        retrieve=extend_schema(operation_id="tasks_retrieve", summary="Get a task", parameters=[TASK_ID]),
+        retrieve=extend_schema(
+            operation_id="tasks_retrieve",
+            summary="Get a task",
+            parameters=[TASK_ID, IF_NONE_MATCH, ETAG],
+            responses={200: TaskSerializer, 304: OpenApiResponse(description="The task has not changed.")},
+        ),
         update=extend_schema(
             operation_id="tasks_update",
             summary="Replace a task",
             description="`title` is required; the fields left out return to their defaults.",
-            parameters=[TASK_ID],
+            parameters=[TASK_ID, IF_MATCH, ETAG],
         ),
         partial_update=extend_schema(
             operation_id="tasks_partial_update",
             summary="Change some of a task's fields",
             description="Only the fields sent change.",
-            parameters=[TASK_ID],
+            parameters=[TASK_ID, IF_MATCH, ETAG],
         ),
         destroy=extend_schema(
             operation_id="tasks_destroy",
             summary="Delete a task",
             description="The task is soft-deleted: it disappears from the API.",
-            parameters=[TASK_ID],
+            parameters=[TASK_ID, IF_MATCH],
         ),
         complete=extend_schema(
             methods=["PATCH"],
             operation_id="tasks_complete",
             summary="Complete or reopen a task",
             description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it.',
-            parameters=[TASK_ID],
+            parameters=[TASK_ID, IF_MATCH, ETAG],
             request=TaskCompletionSerializer,
             responses={200: TaskSerializer},
         ),

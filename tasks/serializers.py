@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from .models import Priority, Task
+from .models import MAX_TAG_LENGTH, MAX_TAGS, Priority, Task, validate_tags
 
 
 class StrictCharField(serializers.CharField):
@@ -65,6 +65,7 @@ class PriorityField(serializers.ChoiceField):
                 "description": "2 litres",
                 "priority": "high",
                 "due_date": "2026-12-01T09:30:00+02:00",
+                "tags": ["errands", "home"],
             },
         ),
         OpenApiExample(
@@ -78,6 +79,7 @@ class PriorityField(serializers.ChoiceField):
                 "completed": False,
                 "priority": "high",
                 "due_date": "2026-12-01T07:30:00Z",
+                "tags": ["errands", "home"],
                 "created_at": "2026-11-20T18:02:11.532906Z",
                 "updated_at": "2026-11-20T18:02:11.532906Z",
             },
@@ -91,6 +93,9 @@ class TaskSerializer(serializers.ModelSerializer):
     completed = StrictBooleanField(default=False)
     priority = PriorityField(default=Priority.MEDIUM.label)
     due_date = serializers.DateTimeField(allow_null=True, default=None)
+    tags = serializers.ListField(
+        child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list, validators=[validate_tags]
+    )
 
     class Meta:
         model = Task
@@ -102,6 +107,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "completed",
             "priority",
             "due_date",
+            "tags",
             "created_at",
             "updated_at",
         ]

@@ -1,17 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from .conditional import PreconditionFailed, etag_for, if_match_passes, if_none_match_hits
 from .filters import TaskFilter
 from .models import Task, TaskQuerySet
 from .permissions import IsOwner
 from .schema import document_task_viewset
 from .serializers import TaskCompletionSerializer, TaskSerializer
+
+# The actions whose 2xx response is one task, and so carries its ETag.
+ONE_TASK_ACTIONS = {"create", "retrieve", "update", "partial_update", "complete"}
 
 
 @document_task_viewset
@@ -27,13 +35,34 @@ class TaskViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Task.objects.none()
         # The ownership boundary: another user's task, or a deleted one, is simply not found.
-        return Task.objects.live().owned_by(self.request.user.id)
+        tasks = Task.objects.live().owned_by(self.request.user.id)
+        if self.request.method not in SAFE_METHODS:
+            # Held until the request's transaction ends, so an If-Match check and the write it guards
+            # see the same row: a concurrent writer waits instead of slipping in between.
+            tasks = tasks.select_for_update()
+        return tasks
 
     def filter_queryset(self, queryset: TaskQuerySet) -> TaskQuerySet:
         # Filters, search and ordering shape lists; one task is found by its id alone.
         if self.action != "list":
             return queryset
         return super().filter_queryset(queryset)
+
+    def get_object(self) -> Task:
+        task = super().get_object()
+        if not if_match_passes(self.request.headers.get("If-Match"), etag_for(self._represent(task))):
+            raise PreconditionFailed()
+        return task
+
+    def _represent(self, task: Task) -> dict[str, Any]:
+        return TaskSerializer(task, context=self.get_serializer_context()).data
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        etag = etag_for(response.data)
+        if if_none_match_hits(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return response
 
     def perform_create(self, serializer: TaskSerializer) -> None:
         serializer.save(user_id=self.request.user.id)
@@ -45,10 +74,22 @@ class TaskViewSet(viewsets.ModelViewSet):
         url = reverse("task-detail", kwargs={"user_id": data["user_id"], "pk": data["id"]}, request=self.request)
         return {"Location": url}
 
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if self.action in ONE_TASK_ACTIONS and status.is_success(response.status_code):
+            response["ETag"] = etag_for(response.data)
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @action(detail=True, methods=["patch"], serializer_class=TaskCompletionSerializer)
     def complete(self, request: Request, user_id: str, pk: str) -> Response:
-        task = self.get_object()
         body = TaskCompletionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task.set_completed(body.validated_data.get("completed"))
-        return Response(TaskSerializer(task, context=self.get_serializer_context()).data, status=status.HTTP_200_OK)
+        if "If-Match" in request.headers:
+            self.get_object()  # locks the task and checks the precondition
+        try:
+            this_task = self.get_queryset().filter(pk=pk)
+        except (TypeError, ValueError, ValidationError) as exc:  # an id that is not a number
+            raise Http404 from exc
+        changed = this_task.set_completed_returning(body.validated_data.get("completed"))
+        if not changed:
+            raise Http404
+        return Response(self._represent(changed[0]))

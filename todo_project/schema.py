@@ -6,6 +6,8 @@ from django.db import models
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
 
+from tasks.conditional import PreconditionFailed
+
 from .errors import DatabaseUnavailable, RequestTooLarge
 
 
@@ -29,6 +31,10 @@ def error_response_serializer(
     )
 
 
+class ErrorCode412Enum(models.TextChoices):
+    PRECONDITION_FAILED = PreconditionFailed.default_code
+
+
 class ErrorCode413Enum(models.TextChoices):
     REQUEST_TOO_LARGE = RequestTooLarge.default_code
 
@@ -37,5 +43,6 @@ class ErrorCode503Enum(models.TextChoices):
     SERVICE_UNAVAILABLE = DatabaseUnavailable.default_code
 
 
+ErrorResponse412Serializer = error_response_serializer(412, ErrorCode412Enum, ClientErrorEnum)
 ErrorResponse413Serializer = error_response_serializer(413, ErrorCode413Enum, ClientErrorEnum)
 ErrorResponse503Serializer = error_response_serializer(503, ErrorCode503Enum, ServerErrorEnum)

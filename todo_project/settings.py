@@ -184,11 +184,12 @@ REST_FRAMEWORK = {
 
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "todo_project.errors.ApiExceptionHandler",
-    # The error responses the schema documents: the package's defaults plus our 413 and 503.
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "413", "415", "429", "500", "503"],
-    # The package has no schema for a 413 or a 503, and its 401 lists codes other than ours.
+    # The error responses the schema documents: the package's defaults plus our 412, 413 and 503.
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "412", "413", "415", "429", "500", "503"],
+    # The package has no schema for a 412, 413 or 503, and its 401 lists codes other than ours.
     "ERROR_SCHEMAS": {
         "401": "authjwt.schema.ErrorResponse401Serializer",
+        "412": "todo_project.schema.ErrorResponse412Serializer",
         "413": "todo_project.schema.ErrorResponse413Serializer",
         "503": "todo_project.schema.ErrorResponse503Serializer",
     },
@@ -233,6 +234,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
         "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
         "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
+        "ErrorCode412Enum": "todo_project.schema.ErrorCode412Enum.choices",
         "ErrorCode413Enum": "todo_project.schema.ErrorCode413Enum.choices",
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",

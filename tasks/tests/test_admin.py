@@ -119,6 +119,7 @@ def test_list_shows_the_support_columns_and_links_id_and_title(support: Client, 
         "completed",
         "priority",
         "due_date",
+        "tag_list",
         "created_at",
         "deleted_at",
     ]
@@ -195,7 +196,7 @@ def test_search_finds_tasks_by_title_words_in_any_case(support: Client, make_tas
 def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_task: Callable[..., Task]) -> None:
     adminform = support.get(change_url(make_task())).context["adminform"]
 
-    assert set(adminform.form.fields) == {"title", "description", "completed", "priority", "due_date"}
+    assert set(adminform.form.fields) == {"title", "description", "completed", "priority", "due_date", "tags"}
     assert set(adminform.readonly_fields) == {"user_id", "created_at", "updated_at", "deleted_at"}
 
 
@@ -339,13 +340,14 @@ def many_tasks(count: int) -> None:
 def test_list_costs_the_same_queries_for_5_and_300_tasks(
     support: Client, django_assert_max_num_queries: Callable[..., Any]
 ) -> None:
-    # Session, user, the user's and the group's permissions, the count, the page; and the request's savepoint.
+    # Session, user, the user's and the group's permissions, the tag filter's bounded sample, the count,
+    # the page; and the request's savepoint.
     many_tasks(5)
-    with django_assert_max_num_queries(8) as few:
+    with django_assert_max_num_queries(9) as few:
         assert len(listed(support.get(CHANGELIST))) == 5
 
     many_tasks(295)
-    with django_assert_max_num_queries(8) as many:
+    with django_assert_max_num_queries(9) as many:
         assert len(listed(support.get(CHANGELIST))) == 50
 
     assert len(many) == len(few)
@@ -391,3 +393,30 @@ def test_a_count_under_the_cap_is_exact_and_silent(support: Client) -> None:
 
     assert response.context["cl"].result_count == 60
     assert "tasks match" not in response.content.decode()
+
+
+# Tags
+
+
+def test_list_shows_and_filters_tags_in_any_case(support: Client, make_task: Callable[..., Task]) -> None:
+    work = make_task(title="Report", tags=["Work", "urgent"])
+    make_task(title="Groceries", tags=["home"])
+
+    response = support.get(CHANGELIST, {"tag": "work"})
+
+    assert listed(response) == [work.id]
+    assert "Work, urgent" in response.content.decode()
+    choices = [choice["display"] for choice in response.context["cl"].filter_specs[-1].choices(response.context["cl"])]
+    assert {"Work", "urgent", "home"} <= set(choices)
+
+
+def test_the_change_form_refuses_invalid_tags(support: Client, make_task: Callable[..., Task]) -> None:
+    task = make_task(tags=["keep"])
+    form = {"title": task.title, "description": "", "priority": task.priority, "due_date_0": "", "due_date_1": ""}
+
+    response = support.post(change_url(task), {**form, "tags": '["a", "A"]'})
+
+    assert response.status_code == 200
+    assert "Tags must differ in more than letter case." in response.content.decode()
+    task.refresh_from_db()
+    assert task.tags == ["keep"]

@@ -63,6 +63,7 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
         "completed",
         "priority",
         "due_date",
+        "tags",
         "created_at",
         "updated_at",
     }
@@ -73,7 +74,13 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
 def test_create_applies_the_defaults(alice: APIClient) -> None:
     task = alice.post(f"{BASE}/", {"title": "Only a title"}).json()
 
-    assert (task["description"], task["completed"], task["priority"], task["due_date"]) == ("", False, "medium", None)
+    assert (task["description"], task["completed"], task["priority"], task["due_date"], task["tags"]) == (
+        "",
+        False,
+        "medium",
+        None,
+        [],
+    )
 
 
 def test_create_ignores_the_client_sent_id_owner_and_timestamps(

@@ -1,0 +1,86 @@
+"""Each route's database cost is fixed, whatever the data. Counts leave out the request's transaction
+statements (ATOMIC_REQUESTS: in tests a SAVEPOINT and its RELEASE), which are checked separately."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from conftest import ALICE
+from tasks.models import Task
+
+BASE = f"/api/{ALICE}/tasks/"
+TRANSACTION = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
+
+
+class Statements(list):
+    @property
+    def transaction(self) -> list[str]:
+        return [sql for sql in self if sql.startswith(TRANSACTION)]
+
+    @property
+    def work(self) -> list[str]:
+        return [sql for sql in self if not sql.startswith(TRANSACTION)]
+
+
+@contextmanager
+def statements() -> Iterator[Statements]:
+    captured = Statements()
+    with CaptureQueriesContext(connection) as context:
+        yield captured
+    captured.extend(query["sql"] for query in context.captured_queries)
+    assert len(captured.transaction) == 2, captured.transaction  # one atomic request: open and release
+
+
+@pytest.fixture
+def task(make_task: Callable[..., Task]) -> Task:
+    return make_task(tags=["work"])
+
+
+@pytest.mark.parametrize("page_size", [1, 50, 200])
+def test_a_list_page_costs_at_most_a_count_and_a_select(alice: APIClient, page_size: int) -> None:
+    Task.objects.bulk_create(Task(user_id=ALICE, title=f"task {n}", tags=["work"]) for n in range(page_size))
+
+    with statements() as done:
+        response = alice.get(f"{BASE}?limit={page_size}&tag=work&ordering=-priority")
+
+    assert len(response.json()["results"]) == page_size
+    assert len(done.work) == 2, done.work
+
+
+def test_retrieve_is_one_select(alice: APIClient, task: Task) -> None:
+    with statements() as done:
+        assert alice.get(f"{BASE}{task.id}/").status_code == 200
+
+    assert len(done.work) == 1, done.work
+
+
+def test_create_is_one_insert(alice: APIClient) -> None:
+    with statements() as done:
+        assert alice.post(BASE, {"title": "New", "tags": ["a", "b"]}).status_code == 201
+
+    assert len(done.work) == 1 and done.work[0].startswith("INSERT"), done.work
+
+
+@pytest.mark.parametrize("body", [None, {"completed": True}])
+def test_complete_is_one_update_returning_the_task(alice: APIClient, task: Task, body: dict | None) -> None:
+    with statements() as done:
+        assert alice.patch(f"{BASE}{task.id}/complete/", body).status_code == 200
+
+    assert len(done.work) == 1, done.work
+    assert done.work[0].startswith("UPDATE") and "RETURNING" in done.work[0]
+
+
+@pytest.mark.parametrize(("method", "body"), [("put", {"title": "New"}), ("patch", {"tags": ["x"]}), ("delete", None)])
+def test_a_write_is_a_locking_select_and_one_update(
+    alice: APIClient, task: Task, method: str, body: dict | None
+) -> None:
+    with statements() as done:
+        assert getattr(alice, method)(f"{BASE}{task.id}/", body).status_code in (200, 204)
+
+    assert [sql.split()[0] for sql in done.work] == ["SELECT", "UPDATE"], done.work

@@ -1,47 +1,20 @@
-"""Tokens signed by the sign-in front end: verified with simplejwt, minted for developers and tests."""
+"""Tokens from the sign-in front end or server: verified by ``backends``, minted (HS256) for developers and tests."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils import timezone
-from rest_framework_simplejwt import settings as simplejwt_settings
-from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import Token
 
+from .backends import BetterAuthBackend, backend, jwt_settings
+
 # The longest user id the task table can store; longer ones could never own a task.
 USER_ID_MAX_LENGTH = 255
-
-
-def jwt_settings() -> Any:
-    # Looked up on the module each time: simplejwt rebinds it when SIMPLE_JWT changes.
-    return simplejwt_settings.api_settings
-
-
-@cache
-def token_backend() -> TokenBackend:
-    """simplejwt's backend for the configured secret, issuer, audience and leeway."""
-    config = jwt_settings()
-    return TokenBackend(
-        config.ALGORITHM,
-        config.SIGNING_KEY,
-        audience=config.AUDIENCE,
-        issuer=config.ISSUER,
-        leeway=config.LEEWAY,
-    )
-
-
-@receiver(setting_changed)
-def _forget_backend(*, setting: str, **kwargs: Any) -> None:
-    # simplejwt's own module-level backend never sees a changed SIMPLE_JWT; this one does.
-    if setting == "SIMPLE_JWT":
-        token_backend.cache_clear()
 
 
 class BetterAuthToken(Token):
@@ -50,8 +23,8 @@ class BetterAuthToken(Token):
     token_type = "access"
     lifetime = timedelta(minutes=15)
 
-    def get_token_backend(self) -> TokenBackend:
-        return token_backend()
+    def get_token_backend(self) -> BetterAuthBackend:
+        return backend
 
     def verify(self) -> None:
         # PyJWT checks exp, nbf and iat when present (with the leeway); exp must be present.
@@ -75,7 +48,7 @@ class BetterAuthUser(TokenUser):
 
 
 def mint_token(user_id: str, *, ttl: timedelta = BetterAuthToken.lifetime, claims: dict[str, Any] | None = None) -> str:
-    """Sign a token for ``user_id`` with the configured secret, issuer and audience."""
+    """Sign an HS256 token for ``user_id`` with the first configured secret, issuer and audience."""
     now = timezone.now()
     payload = {
         **(claims or {}),
@@ -83,4 +56,4 @@ def mint_token(user_id: str, *, ttl: timedelta = BetterAuthToken.lifetime, claim
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
-    return token_backend().encode(payload)
+    return backend.encode(payload)

@@ -195,9 +195,46 @@ DRF_STANDARDIZED_ERRORS = {
     },
 }
 
+
+def _jwt_secrets(value: str) -> list[str]:
+    # Several comma-separated secrets rotate without downtime: tokens signed with any of them are
+    # accepted, new ones (mint_token's) are signed with the first. Each must be strong on its own.
+    secrets = [secret.strip() for secret in value.split(",")]
+    for secret in secrets:
+        if len(secret.encode()) < 32:
+            raise ImproperlyConfigured("Each secret in BETTER_AUTH_SECRET must be at least 32 bytes long.")
+        if not DEBUG and secret == _DEV_AUTH_SECRET:
+            raise ImproperlyConfigured("BETTER_AUTH_SECRET holds the published development value; set a real secret.")
+    return secrets
+
+
+def _jwt_algorithms(names: list[str]) -> list[str]:
+    # PyJWT's list of the algorithms that need a public-key library: exactly the asymmetric ones.
+    # Never an HMAC one: a JWKS is public, so an HMAC "key" from it would be a published secret.
+    from jwt.algorithms import requires_cryptography
+
+    names = [name.strip() for name in names]
+    for name in names:
+        if name not in requires_cryptography:
+            raise ImproperlyConfigured(f"JWT_ALGORITHMS may only name asymmetric algorithms, not {name!r}.")
+    return names
+
+
+JWT_SECRETS = _jwt_secrets(BETTER_AUTH_SECRET)
+# Better Auth's jwt plugin publishes its public keys at {BETTER_AUTH_URL}/api/auth/jwks.
+# Unset, only HS256 tokens are accepted.
+JWT_JWKS_URL = env.str("JWT_JWKS_URL", default="")
+if JWT_JWKS_URL and not JWT_JWKS_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("JWT_JWKS_URL must be an http:// or https:// URL.")
+JWT_JWKS_CACHE_SECONDS = env.int("JWT_JWKS_CACHE_SECONDS", default=300)
+if JWT_JWKS_CACHE_SECONDS <= 0:
+    raise ImproperlyConfigured("JWT_JWKS_CACHE_SECONDS must be a positive number of seconds.")
+JWT_ALGORITHMS = _jwt_algorithms(env.list("JWT_ALGORITHMS", default=["EdDSA", "ES256", "RS256"]))
+
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": BETTER_AUTH_SECRET,
+    # simplejwt's own default backend signs with this; authjwt signs with JWT_SECRETS[0] and checks each.
+    "SIGNING_KEY": JWT_SECRETS[0],
     "ISSUER": env.str("JWT_ISSUER", default=None),
     "AUDIENCE": env.str("JWT_AUDIENCE", default=None),
     "LEEWAY": env.int("JWT_LEEWAY_SECONDS", default=30),

@@ -22,7 +22,7 @@ def _claim(text: str) -> tuple[str, Any]:
 
 
 class Command(BaseCommand):
-    help = "Print a JWT for USER_ID signed with the configured BETTER_AUTH_SECRET."
+    help = "Print an HS256 JWT for USER_ID signed with the first secret in BETTER_AUTH_SECRET."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("user_id")

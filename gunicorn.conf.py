@@ -13,3 +13,6 @@ graceful_timeout = 30
 # The app logs every request as JSON, without the query string; gunicorn's access log would repeat it.
 accesslog = None
 errorlog = "-"
+# A header line past this gets gunicorn's own HTML 431, never seen by the app. 64 KiB (the body limit
+# too) lets an absurd token reach the authentication, which refuses it with a JSON 401 like any other.
+limit_request_field_size = 64 * 1024

@@ -4,6 +4,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from todo_project.middleware import ChunkedBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
 
-application = get_wsgi_application()
+# Chunked request bodies would otherwise read as empty: see ChunkedBodyMiddleware.
+application = ChunkedBodyMiddleware(get_wsgi_application())

@@ -16,3 +16,6 @@ errorlog = "-"
 # A header line past this gets gunicorn's own HTML 431, never seen by the app. 64 KiB (the body limit
 # too) lets an absurd token reach the authentication, which refuses it with a JSON 401 like any other.
 limit_request_field_size = 64 * 1024
+# Likewise for the request line: 0 lets gunicorn take up to 1 MiB (its own hard cap) instead of 4 KiB, so a
+# long query string meets the app's validation and a JSON 400 rather than gunicorn's HTML 414.
+limit_request_line = 0

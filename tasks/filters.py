@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.db.models import F, OrderBy
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters as drf_filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from .models import Priority, Task, TaskQuerySet, validate_tag
+from .models import Priority, Task, TaskQuerySet
+from .tags import clean_tag
 
+# Given with an empty value, these are a 400 rather than silently no filter.
+NON_EMPTY_FILTERS = ["completed", "priority", "due_before", "due_after", "ordering"]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
 
 
@@ -36,11 +41,7 @@ class TagsField(forms.Field):
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value: Any) -> list[str]:
-        return [tag.strip() for tag in value or []]
-
-    def validate(self, value: list[str]) -> None:
-        for tag in value:
-            validate_tag(tag)
+        return [clean_tag(tag) for tag in value or []]
 
 
 # Documented in tasks/schema.py as a repeatable string parameter.
@@ -52,6 +53,34 @@ class AllTagsFilter(filters.Filter):
 
     def filter(self, qs: TaskQuerySet, value: list[str]) -> TaskQuerySet:
         return qs.tagged(value)
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, handed to the database in UTC: PostgreSQL refuses offsets past ±15:59."""
+
+    default_error_messages = {"overflow": "Out of the range of dates that can be compared."}
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment = super().to_python(value)
+        try:
+            return None if moment is None else moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(self.error_messages["overflow"], code="overflow") from exc
+
+
+class UTCDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+class TaskFilterForm(forms.Form):
+    """A filter given with no value (``?completed=``) is a mistake to report, not "no filter"."""
+
+    def clean(self) -> dict[str, Any]:
+        blank = "Give this parameter a value, or leave it out."
+        for name in NON_EMPTY_FILTERS:
+            if self.data.get(name, None) == "":
+                self.add_error(name, forms.ValidationError(blank, code="blank"))
+        return super().clean()
 
 
 class TaskOrderingFilter(filters.OrderingFilter):
@@ -76,14 +105,14 @@ class TaskFilter(filters.FilterSet):
         choices=[(label, label) for label in Priority.labels],
         coerce=lambda label: Priority[label.upper()],
     )
-    due_before = filters.IsoDateTimeFilter(
+    due_before = UTCDateTimeFilter(
         field_name="due_date",
         lookup_expr="lt",
         label="Due strictly before",
         help_text="Only tasks due strictly before this ISO 8601 date-time (UTC without an offset); "
         "tasks without a due date never match.",
     )
-    due_after = filters.IsoDateTimeFilter(
+    due_after = UTCDateTimeFilter(
         field_name="due_date",
         lookup_expr="gt",
         label="Due strictly after",
@@ -101,4 +130,5 @@ class TaskFilter(filters.FilterSet):
 
     class Meta:
         model = Task
+        form = TaskFilterForm
         fields = ["completed", "priority", "due_before", "due_after"]

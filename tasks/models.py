@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, ValidationError
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
 
-# Separates tag keys in Task.tag_keys; tags may not contain control characters, so never this one.
-TAG_SEPARATOR = "\x1f"
-
-
-def tag_key(tag: str) -> str:
-    """How one tag is matched: case-insensitively, and only as a whole tag."""
-    return f"{TAG_SEPARATOR}{tag.casefold()}{TAG_SEPARATOR}"
-
-
-def tag_keys(tags: Iterable[str]) -> str:
-    return "".join(tag_key(tag) for tag in tags)
-
-
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 50
-
-
-def validate_tag(tag: object) -> None:
-    if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH or tag != tag.strip():
-        raise ValidationError(f"A tag is a trimmed string of 1 to {MAX_TAG_LENGTH} characters.", code="invalid_tag")
-    if any(unicodedata.category(character) == "Cc" for character in tag):
-        raise ValidationError("A tag may not contain control characters.", code="invalid_tag")
-
-
-def validate_tags(tags: object) -> None:
-    """At most 20 tags, each a trimmed 1–50 character string, none repeated in another letter case."""
-    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-        raise ValidationError(f"Tags are a list of at most {MAX_TAGS} strings.", code="invalid_tags")
-    for tag in tags:
-        validate_tag(tag)
-    if len({tag.casefold() for tag in tags}) != len(tags):
-        raise ValidationError("Tags must differ in more than letter case.", code="duplicate_tags")
+from .tags import tag_key, tag_keys, validate_tags
 
 
 class Priority(models.IntegerChoices):

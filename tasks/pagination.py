@@ -5,7 +5,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
 # The largest count the database can compare against.
-_MAX_COUNT = 2**63 - 1
+MAX_COUNT = 2**63 - 1
 
 
 class TaskPagination(LimitOffsetPagination):
@@ -28,6 +28,6 @@ class TaskPagination(LimitOffsetPagination):
     def _count_param(request: Request, name: str, *, minimum: int) -> int:
         raw = request.query_params[name]
         # Checked as text first: int() would also take " 7", "+7", "٧", "7_0" and choke on 5000 digits.
-        if raw.isascii() and raw.isdecimal() and len(raw) <= 19 and minimum <= int(raw) <= _MAX_COUNT:
+        if raw.isascii() and raw.isdecimal() and len(raw) <= 19 and minimum <= int(raw) <= MAX_COUNT:
             return int(raw)
-        raise ValidationError({name: [f"Must be a whole number from {minimum} to {_MAX_COUNT}."]}, code="invalid")
+        raise ValidationError({name: [f"Must be a whole number from {minimum} to {MAX_COUNT}."]}, code="invalid")

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 
+from .filters import NON_EMPTY_FILTERS, TaskFilter
 from .models import Priority
-from .serializers import TaskCompletionSerializer, TaskSerializer
+from .pagination import MAX_COUNT
+from .serializers import CONTAINS_NUL, NOT_BLANK, TaskCompletionSerializer, TaskSerializer
+from .tags import MAX_TAG_LENGTH, TAG_PATTERN
 
 ViewSet = TypeVar("ViewSet")
+
+
+class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
+    """A string field as DRF documents it, plus the pattern of what its NUL check and trimming refuse."""
+
+    target_class = "tasks.serializers.StrictCharField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if self.target.allow_blank:
+            # Said as "contains no NUL" rather than as a pattern: drf-spectacular turns a blank-allowing
+            # field with a pattern into oneOf(string, ""), which "" then matches twice, breaking oneOf.
+            schema["not"] = {"pattern": CONTAINS_NUL}
+        else:
+            schema["pattern"] = NOT_BLANK
+        return schema
+
 
 USER_ID = OpenApiParameter(
     "user_id",
@@ -26,6 +47,7 @@ TASK_ID = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The task's id; anything but one of this user's live tasks is a 404.",
 )
+_ORDERING = TaskFilter.base_filters["ordering"]
 # django-filter's introspection types these two after the model fields (boolean, integer), but the
 # API takes exactly these words and nothing else (not "True", not "1", not a rank).
 LIST_FILTERS = [
@@ -38,14 +60,37 @@ LIST_FILTERS = [
     OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.labels, description="Only tasks of this priority."),
     OpenApiParameter(
         "limit",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
         description="Page size: 50 unless given, at most 200 (larger values are capped).",
     ),
-    OpenApiParameter("offset", OpenApiTypes.INT, description="How many tasks to skip: 0 unless given."),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+        description="How many tasks to skip: 0 unless given.",
+    ),
+    OpenApiParameter(
+        "search",
+        {"type": "string", "not": {"pattern": CONTAINS_NUL}},
+        description="Every word must appear, in any letter case, in the title or the description.",
+    ),
+    # As django-filter documents it, but with at least one field: "?ordering=" is a 400, not an empty list.
+    OpenApiParameter(
+        "ordering",
+        {
+            "type": "array",
+            "items": {"type": "string", "enum": [value for value, _ in _ORDERING.extra["choices"]]},
+            "minItems": 1,
+        },
+        explode=False,
+        style="form",
+        description=_ORDERING.extra["help_text"],
+    ),
     OpenApiParameter(
         "tag",
-        OpenApiTypes.STR,
-        many=True,
+        {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": TAG_PATTERN},
+        },
         explode=True,
         description="Only tasks carrying this tag, in any letter case; repeat it (`?tag=a&tag=b`) to require all.",
     ),
@@ -89,10 +134,19 @@ ERROR_HEADERS = [
 
 def document_task_viewset(viewset: ViewSet) -> ViewSet:
     """Apply the schema declarations to ``TaskViewSet``."""
-    # Raised by the paginator and the search filter, which the schema generator cannot see into.
-    viewset = extend_validation_errors(["null_characters_not_allowed"], field_name="search", actions=["list"])(viewset)
-    viewset = extend_validation_errors(["invalid"], field_name="offset", actions=["list"])(viewset)
-    viewset = extend_validation_errors(["invalid"], field_name="limit", actions=["list"])(viewset)
+    # Raised by the paginator, the filters and the tags field, which the schema generator cannot see into.
+    # One declaration per parameter: a second one for the same parameter replaces the first.
+    list_codes = {name: ["blank"] for name in NON_EMPTY_FILTERS}
+    list_codes["due_before"].append("overflow")
+    list_codes["due_after"].append("overflow")
+    list_codes |= {"tag": ["invalid_tag"], "search": ["null_characters_not_allowed"], "limit": ["invalid"]}
+    list_codes["offset"] = ["invalid"]
+    for name, codes in list_codes.items():
+        viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
+    tag_codes = ["not_a_list", "too_many_tags", "invalid_tag"]
+    viewset = extend_validation_errors(tag_codes, field_name="tags", actions=["create", "update", "partial_update"])(
+        viewset
+    )
     viewset = extend_schema_view(
         list=extend_schema(
             operation_id="tasks_list",

@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from .models import MAX_TAG_LENGTH, MAX_TAGS, Priority, Task, validate_tags
+from .models import Priority, Task
+from .tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, clean_tags
+
+# What DRF's trimming (str.strip) removes, spelled out: Python and ECMAScript (the schema's regex
+# dialect) disagree on what \s means.
+_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
+# What the NUL check and the trimming refuse, as schema patterns (tasks/schema.py adds them).
+CONTAINS_NUL = r"\x00"
+NOT_BLANK = rf"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string, and only one that can be stored as UTF-8 (no lone surrogates)."""
+    """A JSON string of at most ``max_length`` characters as sent, storable as UTF-8 (no lone surrogates)."""
 
     default_error_messages = {
         "invalid": "Not a valid string.",
@@ -22,6 +31,9 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        # Checked before trimming, so the documented maxLength holds for what the client sends.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         try:
             data.encode("utf-8")
         except UnicodeEncodeError:
@@ -36,6 +48,27 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid", input=data)
         return data
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": TAG_PATTERN},
+        "maxItems": MAX_TAGS,
+        "description": "Trimmed when stored; tags differing only in letter case are one (the first spelling is kept).",
+    }
+)
+class TagsField(serializers.Field):
+    """A task's tags, cleaned as tasks.tags says; an error names ``tags`` as a whole."""
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return clean_tags(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: list[str]) -> list[str]:
+        return value
 
 
 class PriorityField(serializers.ChoiceField):
@@ -94,9 +127,7 @@ class TaskSerializer(serializers.ModelSerializer):
     completed = StrictBooleanField(default=False)
     priority = PriorityField(default=Priority.MEDIUM.label)
     due_date = serializers.DateTimeField(allow_null=True, default=None)
-    tags = serializers.ListField(
-        child=StrictCharField(max_length=MAX_TAG_LENGTH), max_length=MAX_TAGS, default=list, validators=[validate_tags]
-    )
+    tags = TagsField(default=list)
 
     class Meta:
         model = Task

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
@@ -40,6 +40,9 @@ class ApiExceptionHandler(ExceptionHandler):
         # Django raises this past DATA_UPLOAD_MAX_MEMORY_SIZE; left alone it would be a 500.
         if isinstance(exc, RequestDataTooBig):
             return RequestTooLarge()
+        # E.g. more than DATA_UPLOAD_MAX_NUMBER_FIELDS query parameters: the client's doing, not a 500.
+        if isinstance(exc, SuspiciousOperation):
+            return exceptions.ParseError("The request is malformed.")
         if isinstance(exc, DATABASE_DOWN):
             return DatabaseUnavailable()
         # DRF checks throttles only after authentication succeeds, so without this a flood

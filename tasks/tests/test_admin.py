@@ -417,6 +417,6 @@ def test_the_change_form_refuses_invalid_tags(support: Client, make_task: Callab
     response = support.post(change_url(task), {**form, "tags": '["a", "A"]'})
 
     assert response.status_code == 200
-    assert "Tags must differ in more than letter case." in response.content.decode()
+    assert "Tags must be trimmed and differ in more than letter case." in response.content.decode()
     task.refresh_from_db()
     assert task.tags == ["keep"]

@@ -180,3 +180,31 @@ def test_listing_costs_the_same_queries_for_1_and_50_tasks(alice: APIClient, que
         return len(captured.captured_queries)
 
     assert queries_for(1) == queries_for(50)
+
+
+@pytest.mark.parametrize("query", ["completed=", "priority=", "due_before=", "due_after=", "ordering="])
+def test_a_filter_given_without_a_value_is_a_400(alice: APIClient, query: str) -> None:
+    response = alice.get(f"{BASE}?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"code": "blank", "detail": "Give this parameter a value, or leave it out.", "attr": query.rstrip("=")}
+    ]
+
+
+def test_due_bounds_with_any_utc_offset_are_compared_in_utc(alice: APIClient, make_task: Callable[..., Task]) -> None:
+    make_task(title="early", due_date=DAY)
+    # -18:39 is valid ISO 8601 but past what PostgreSQL accepts as an offset.
+    assert titles(alice.get(f"{BASE}?due_before=2026-12-01T00:00:00-18:39")) == ["early"]
+    assert titles(alice.get(f"{BASE}?due_after=2026-12-01T00:00:00%2B18:39")) == ["early"]
+
+
+def test_due_bounds_out_of_range_in_utc_are_a_400(alice: APIClient) -> None:
+    response = alice.get(f"{BASE}?due_before=9999-12-31T23:59:59-23:59")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "code": "overflow",
+        "detail": "Out of the range of dates that can be compared.",
+        "attr": "due_before",
+    }

@@ -49,9 +49,9 @@ def test_tags_are_replaced_by_put_and_patch_and_cleared_by_put_without_them(
         ["   "],
         ["x" * 51],
         [f"t{number}" for number in range(21)],
-        ["Work", "work"],
-        ["Straße", "STRASSE"],
         ["tab\there"],
+        ["trailing newline\n"],
+        ["\u3000\u00a0"],
         ["nul\x00"],
         [["nested"]],
     ],
@@ -70,6 +70,13 @@ def test_invalid_tags_are_a_400_naming_tags_and_change_nothing(
     assert Task.objects.count() == 1
     task.refresh_from_db()
     assert task.tags == ["keep"]
+
+
+def test_tags_differing_only_in_letter_case_are_one_tag_spelled_as_first_given(alice: APIClient) -> None:
+    response = alice.post(BASE, {"title": "x", "tags": ["Work", "home", "WORK", " work ", "Straße", "STRASSE"]})
+
+    assert response.status_code == 201
+    assert response.json()["tags"] == ["Work", "home", "Straße"]
 
 
 def test_twenty_tags_of_fifty_characters_are_fine(alice: APIClient) -> None:
@@ -113,3 +120,13 @@ def test_a_tag_filter_that_cannot_match_anything_valid_is_a_400(alice: APIClient
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "tag"
+
+
+def test_a_tag_with_an_unpaired_surrogate_is_a_400(alice: APIClient) -> None:
+    body = b'{"title": "x", "tags": ["lone \\ud800"]}'
+
+    response = alice.generic("POST", BASE, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "tags"
+    assert not Task.objects.exists()

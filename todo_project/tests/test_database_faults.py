@@ -39,6 +39,14 @@ class Outage:
             query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
             return connection.execute(query, [APPLICATION]).fetchone()[0]
 
+    def wait_for_connections(self, count: int, seconds: float = 5) -> int:
+        """The number of connections once it is ``count``, or after ``seconds``: PostgreSQL notices a
+        connection cut under it only when it next reads from it, a moment later."""
+        deadline = time.monotonic() + seconds
+        while (current := self.connections()) != count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return current
+
 
 @pytest.fixture(scope="module")
 def outage(
@@ -126,7 +134,7 @@ def test_when_the_database_is_back_the_same_workers_serve_again_from_the_first_r
 
     cut.proxy.cut()
     assert cut.client.request("GET", "/health").status == 200
-    assert cut.connections() == 0
+    assert cut.wait_for_connections(0) == 0
     cut.proxy.restore()
 
     # Each pooled connection is found dead before it is used, and replaced: not one request fails.

@@ -47,3 +47,12 @@ def test_a_lost_database_connection_is_a_503_to_retry(alice: APIClient, monkeypa
 
     assert response.status_code == 503
     assert response.json()["errors"][0]["code"] == "service_unavailable"
+
+
+def test_too_many_query_parameters_is_a_json_400(alice: APIClient) -> None:
+    query = "&".join(f"p{number}=x" for number in range(1500))
+
+    response = alice.get(f"/api/{ALICE}/tasks/?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "parse_error"

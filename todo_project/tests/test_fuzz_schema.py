@@ -44,19 +44,7 @@ REJECTED = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415"
 
 # Disagreements between the schema and the API that the fix is not in these files for; each xfail goes
 # when its fix lands (strict: a fixed one fails until its mark is removed).
-KNOWN_BUGS = {
-    "GET /api/{user_id}/tasks/": "tasks/schema.py documents limit and offset as any integer, but the API "
-    "refuses limit < 1, offset < 0 and either past 2**63-1 (add minimum/maximum); tasks/filters.py answers "
-    "500 for due_before/due_after with a UTC offset past ±15:59, which PostgreSQL cannot store (convert to "
-    "UTC first); empty completed=, priority=, due_before=, due_after= are ignored though the schema's enum "
-    "and format refuse them; the tag parameter's 400 (attr 'tag', code invalid_tag) is undocumented",
-    "POST /api/{user_id}/tasks/": "tags: the schema allows any list of strings, but the API refuses blank, "
-    "untrimmed, over-50-character, control-character and case-duplicate tags with codes the schema does not "
-    "list (invalid_tag, duplicate_tags, invalid_tags); and an item's error has attr 'tags.3' where "
-    "drf-standardized-errors documents the literal 'tags.INDEX'",
-    "PUT /api/{user_id}/tasks/{id}/": "tags: as for POST",
-    "PATCH /api/{user_id}/tasks/{id}/": "tags: as for POST",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

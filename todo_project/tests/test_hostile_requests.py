@@ -278,10 +278,7 @@ def world(
 
 
 # Rows the code does not pass yet, each with the reason: to be removed when the fix lands.
-KNOWN_BUGS = {
-    "an offset PostgreSQL cannot store": "a 500: tasks/filters.py passes due_before/due_after to PostgreSQL with "
-    "the client's UTC offset, and PostgreSQL refuses offsets past ±15:59 ('time zone displacement out of range')",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

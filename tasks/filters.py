@@ -15,6 +15,7 @@ from rest_framework import filters as drf_filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from .datetimes import OUT_OF_RANGE, out_of_range
 from .models import Priority, Task, TaskQuerySet
 from .tags import clean_tag
 
@@ -56,16 +57,16 @@ class AllTagsFilter(filters.Filter):
 
 
 class UTCDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date-time, handed to the database in UTC: PostgreSQL refuses offsets past ±15:59."""
+    """An ISO 8601 date-time in the range tasks/datetimes.py gives, handed to the database in UTC:
+    PostgreSQL refuses offsets past ±15:59."""
 
-    default_error_messages = {"overflow": "Out of the range of dates that can be compared."}
+    default_error_messages = {"out_of_range": OUT_OF_RANGE}
 
     def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, str) and out_of_range(value):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         moment = super().to_python(value)
-        try:
-            return None if moment is None else moment.astimezone(UTC)
-        except OverflowError as exc:
-            raise forms.ValidationError(self.error_messages["overflow"], code="overflow") from exc
+        return None if moment is None else moment.astimezone(UTC)
 
 
 class UTCDateTimeFilter(filters.IsoDateTimeFilter):
@@ -73,12 +74,15 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
 
 
 class TaskFilterForm(forms.Form):
-    """A filter given with no value (``?completed=``) is a mistake to report, not "no filter"."""
+    """A filter given with no value (``?completed=``, or ``?ordering=title,`` with an empty field) is a
+    mistake to report, not "no filter"."""
 
     def clean(self) -> dict[str, Any]:
         blank = "Give this parameter a value, or leave it out."
         for name in NON_EMPTY_FILTERS:
-            if self.data.get(name, None) == "":
+            value = self.data.get(name, None)
+            values = value.split(",") if name == "ordering" and value is not None else [value]
+            if "" in values:
                 self.add_error(name, forms.ValidationError(blank, code="blank"))
         return super().clean()
 

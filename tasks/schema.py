@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 
+from .datetimes import DATE_TIME_PATTERN
 from .filters import NON_EMPTY_FILTERS, TaskFilter
 from .models import Priority
 from .pagination import MAX_COUNT
@@ -67,6 +68,14 @@ LIST_FILTERS = [
         "offset",
         {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
         description="How many tasks to skip: 0 unless given.",
+    ),
+    *(
+        OpenApiParameter(
+            name,
+            {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN},
+            description=f"Only tasks due strictly {name.removeprefix('due_')} this date-time; never those without one.",
+        )
+        for name in ("due_before", "due_after")
     ),
     OpenApiParameter(
         "search",
@@ -137,14 +146,16 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     # Raised by the paginator, the filters and the tags field, which the schema generator cannot see into.
     # One declaration per parameter: a second one for the same parameter replaces the first.
     list_codes = {name: ["blank"] for name in NON_EMPTY_FILTERS}
-    list_codes["due_before"].append("overflow")
-    list_codes["due_after"].append("overflow")
+    list_codes["due_before"].append("out_of_range")
+    list_codes["due_after"].append("out_of_range")
     list_codes |= {"tag": ["invalid_tag"], "search": ["null_characters_not_allowed"], "limit": ["invalid"]}
     list_codes["offset"] = ["invalid"]
     for name, codes in list_codes.items():
         viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
     tag_codes = ["not_a_list", "too_many_tags", "invalid_tag"]
-    viewset = extend_validation_errors(tag_codes, field_name="tags", actions=["create", "update", "partial_update"])(
+    writes = ["create", "update", "partial_update"]
+    viewset = extend_validation_errors(tag_codes, field_name="tags", actions=writes)(viewset)
+    viewset = extend_validation_errors(["invalid", "null", "out_of_range"], field_name="due_date", actions=writes)(
         viewset
     )
     viewset = extend_schema_view(

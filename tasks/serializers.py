@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range
 from .models import Priority, Task
 from .tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, clean_tags
 
@@ -71,6 +72,18 @@ class TagsField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "nullable": True, "pattern": DATE_TIME_PATTERN})
+class DueDateField(serializers.DateTimeField):
+    """An ISO 8601 date-time, in the range tasks/datetimes.py gives, or null."""
+
+    default_error_messages = {"out_of_range": OUT_OF_RANGE}
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str) and out_of_range(value):
+            self.fail("out_of_range")
+        return super().to_internal_value(value)
+
+
 class PriorityField(serializers.ChoiceField):
     """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
 
@@ -126,7 +139,7 @@ class TaskSerializer(serializers.ModelSerializer):
     description = StrictCharField(max_length=1000, allow_blank=True, default="")
     completed = StrictBooleanField(default=False)
     priority = PriorityField(default=Priority.MEDIUM.label)
-    due_date = serializers.DateTimeField(allow_null=True, default=None)
+    due_date = DueDateField(allow_null=True, default=None)
     tags = TagsField(default=list)
 
     class Meta:

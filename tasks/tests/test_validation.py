@@ -44,7 +44,9 @@ def errors(response: Any) -> dict[str, str]:
         ({"title": "ok", "due_date": "tomorrow"}, "due_date", "invalid"),
         ({"title": "ok", "due_date": "2026-02-30T10:00:00Z"}, "due_date", "invalid"),
         ({"title": "ok", "due_date": 1767225600}, "due_date", "invalid"),
-        ({"title": "ok", "due_date": "9999-12-31T23:59:59-23:00"}, "due_date", "overflow"),
+        ({"title": "ok", "due_date": "9999-12-31T23:59:59-23:00"}, "due_date", "out_of_range"),
+        ({"title": "ok", "due_date": "0001-01-01T00:03:28+01:00"}, "due_date", "out_of_range"),
+        ({"title": "ok", "due_date": "0001-06-01T00:00:00Z"}, "due_date", "out_of_range"),
     ],
 )
 def test_an_invalid_field_is_a_400_naming_it(alice: APIClient, body: dict, field: str, code: str) -> None:

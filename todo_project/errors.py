@@ -12,7 +12,8 @@ from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+
+from .throttling import AnonRateThrottle
 
 security_log = logging.getLogger("todo.security")
 error_log = logging.getLogger("django.request")

@@ -168,8 +168,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
     # Per token user, and per client address for requests that are not (or fail to be) authenticated.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "todo_project.throttling.AnonRateThrottle",
+        "todo_project.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="100/minute"),

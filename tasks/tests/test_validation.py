@@ -120,3 +120,12 @@ def test_a_3_mb_body_is_refused_with_413(alice: APIClient, make_task: Callable[.
     task.refresh_from_db()
     assert task.title == "Before"
     assert Task.objects.count() == 1
+
+
+@pytest.mark.parametrize("field", ["title", "description"])
+def test_a_long_run_of_blanks_is_too_long_not_quietly_emptied(alice: APIClient, field: str) -> None:
+    response = alice.post(BASE, {"title": "ok", field: "\r" * 1001})
+
+    assert response.status_code == 400
+    assert errors(response) == {field: "max_length"}
+    assert not Task.objects.exists()

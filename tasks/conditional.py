@@ -23,10 +23,8 @@ def etag_for(representation: dict[str, Any]) -> str:
     return f'"{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"'
 
 
-def if_match_passes(header: str | None, etag: str) -> bool:
-    """RFC 9110 If-Match, strong comparison: a weak tag never matches. No header always passes."""
-    if header is None:
-        return True
+def if_match_passes(header: str, etag: str) -> bool:
+    """RFC 9110 If-Match, strong comparison: a weak tag never matches."""
     tags = parse_etags(header)
     return tags == ["*"] or etag in tags
 

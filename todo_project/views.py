@@ -5,19 +5,16 @@ from __future__ import annotations
 import logging
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 
 log = logging.getLogger("todo.ready")
 
 
-# Not wrapped in ATOMIC_REQUESTS' transaction: liveness must not touch the database at all.
-@transaction.non_atomic_requests
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@transaction.non_atomic_requests
 def ready(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "cache": _cache_ok()}
     ok = all(checks.values())

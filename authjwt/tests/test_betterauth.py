@@ -20,6 +20,7 @@ import jwt
 import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 from rest_framework.test import APIClient
 
 NODE_PROJECT = Path(__file__).resolve().parent / "betterauth"
@@ -41,7 +42,7 @@ def install_node_packages() -> None:
 def postgres_server() -> dict[str, Any]:
     """The PostgreSQL server the suite runs on, if it runs on one; else the local one."""
     database = django_settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.postgresql":
+    if connections["default"].vendor == "postgresql":
         return {
             "host": database["HOST"] or "127.0.0.1",
             "port": database["PORT"] or 5432,

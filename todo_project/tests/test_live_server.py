@@ -134,10 +134,9 @@ def test_without_redis_each_process_counts_alone(sqlite_env: dict[str, str], tmp
 
 
 def test_workers_reuse_their_postgresql_connection(tmp_path: Path) -> None:
-    from django.conf import settings
+    from django.db import connections
 
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if connections["default"].vendor != "postgresql":
         pytest.skip("connection reuse is a PostgreSQL matter; CI runs this on PostgreSQL")
     import psycopg
 

@@ -1,14 +1,21 @@
-"""The connection health check: free while the connection is quiet, a real check once the server drops it."""
+"""Our PostgreSQL backend: a health check that is free while the connection is quiet, and faster timestamps."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC
 
 import psycopg
 import pytest
-from django.db import connections
+from django.db import DataError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.psycopg_any import get_adapters_template
+from psycopg.pq import Format
+
+from todo_project.postgresql.base import FastTzLoader
+
+TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +78,36 @@ def test_a_connection_in_a_transaction_gets_the_full_check(
 
     assert wrapper.is_usable()
     assert last_statement(observer, wrapper.connection.info.backend_pid) == "SELECT 1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-23 07:09:31.595123+00",
+        "2026-11-23 07:09:31+00",
+        "2026-01-01 10:00:00.12+05:30",
+        "0002-01-01 00:00:00+00",
+        "9998-12-31 23:59:59.999999+00",
+    ],
+)
+def test_timestamps_read_exactly_as_djangos_loader_reads_them(
+    wrapper: BaseDatabaseWrapper, observer: psycopg.Connection, text: str
+) -> None:
+    # Django's own adapters, on a connection in the same time zone: the loader our backend replaced.
+    context = get_adapters_template(True, UTC)
+    with psycopg.connect(**observer.info.get_parameters(), options="-c TimeZone=UTC", context=context) as reference:
+        djangos = reference.execute("SELECT %s::timestamptz", [text]).fetchone()[0]
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT %s::timestamptz", [text])
+        ours = cursor.fetchone()[0]
+
+    assert isinstance(wrapper.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)(0), FastTzLoader)
+    assert (ours, ours.tzinfo) == (djangos, djangos.tzinfo)
+
+
+@pytest.mark.parametrize("text", ["infinity", "0044-03-15 00:00:00+00 BC"])
+def test_a_timestamp_python_cannot_hold_is_djangos_error(wrapper: BaseDatabaseWrapper, text: str) -> None:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT %s::timestamptz", [text])
+        with pytest.raises(DataError, match="timestamp too"):
+            cursor.fetchone()

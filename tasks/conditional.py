@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+import orjson
 from django.utils.http import parse_etags
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -19,8 +19,8 @@ class PreconditionFailed(APIException):
 
 def etag_for(representation: dict[str, Any]) -> str:
     """A strong validator: equal exactly when the task's JSON representation is equal."""
-    canonical = json.dumps(representation, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f'"{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"'
+    canonical = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+    return f'"{hashlib.sha256(canonical).hexdigest()[:32]}"'
 
 
 def if_match_passes(header: str, etag: str) -> bool:

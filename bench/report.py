@@ -262,8 +262,7 @@ def markdown(results: Results, notes: str) -> str:
         "with the same checks, one persistent psycopg connection per worker (autocommit, server-side prepared "
         "statements), the same statements' work (count + page for lists, one `INSERT`/`UPDATE … RETURNING` per "
         "write) and orjson, producing the same bytes. It skips what the API adds: Django and DRF, middleware, the "
-        "throttle's Redis round trips, the request log, the transaction around each request and the connection "
-        "health check.",
+        "throttle's Redis round trip, the request log and the transaction around each write.",
         "",
         "## Results",
         "",

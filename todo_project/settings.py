@@ -98,7 +98,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, with a health check that skips the SELECT 1 round trip while the socket is quiet.
+    # Django's backend, with a health check that skips the SELECT 1 round trip while the socket is quiet
+    # and timestamps parsed in C (todo_project/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "todo_project.postgresql"
     # Fail fast instead of hanging when PostgreSQL is unreachable; a
     # ``?connect_timeout=`` in DATABASE_URL overrides it.

@@ -52,13 +52,12 @@ class FastTzLoader(BaseTzLoader):
 
 
 @lru_cache
-def _with_fast_timestamps(template: AdaptersMap, timezone: tzinfo | None) -> AdaptersMap:
+def _with_fast_timestamps(template: AdaptersMap, zone: tzinfo | None) -> AdaptersMap:
     # Django's template adapters (one per time zone) with the loader swapped; create_cursor() compares
     # the loader's ``timezone`` with the connection's, so it must carry the same one.
     class Loader(FastTzLoader):
-        pass
+        timezone = zone
 
-    Loader.timezone = timezone
     adapters = AdaptersMap(template)
     adapters.register_loader("timestamptz", Loader)
     return adapters

@@ -8,11 +8,14 @@ from collections.abc import Callable
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views import csrf
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from .renderers import JSONRenderer
 from .throttling import AnonRateThrottle
 
 security_log = logging.getLogger("todo.security")
@@ -68,6 +71,13 @@ class ApiExceptionHandler(ExceptionHandler):
             )
         super().report_exception(exc, response)
 
+    def get_response(self, exc: exceptions.APIException, data: dict) -> Response:
+        # Errors are JSON on every DRF view, whatever it renders otherwise: the docs views' HTML renderer
+        # would answer "404 Not Found" as text, the schema view's YAML.
+        request = self.context["request"]
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().get_response(exc, data)
+
 
 class DatabaseUnavailableMiddleware:
     """A 503 in the error shape when the database fails outside DRF's handling (opening a write's transaction)."""
@@ -104,3 +114,20 @@ def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
 
 def server_error(request: HttpRequest) -> JsonResponse:
     return _error_response(exceptions.APIException("Server Error (500)"))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A 403 in the error shape; the admin, which is HTML pages with forms, keeps Django's own page."""
+    if request.path.startswith(reverse("admin:index")):
+        return csrf.csrf_failure(request, reason)
+    # Only a Django view reached by an unsafe method without a CSRF cookie and token gets here (the API's
+    # views take tokens, not cookies, and are exempt): e.g. POST /health.
+    detail = f"CSRF verification failed: {reason} Only GET and HEAD are answered here; the API is under /api/."
+    return _error_response(exceptions.PermissionDenied(detail))
+
+
+def method_not_allowed(request: HttpRequest, allowed: list[str]) -> JsonResponse:
+    """A 405 in the error shape, with the ``Allow`` header, for Django's own views."""
+    response = _error_response(exceptions.MethodNotAllowed(request.method))
+    response["Allow"] = ", ".join(allowed)
+    return response

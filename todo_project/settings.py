@@ -127,6 +127,9 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id"]
 CORS_EXPOSE_HEADERS = ["location", "retry-after", "x-request-id"]
 
+# A CSRF failure outside the admin is a 403 in the API's error shape, not Django's HTML page.
+CSRF_FAILURE_VIEW = "todo_project.errors.csrf_failure"
+
 # Security headers (nosniff, Referrer-Policy: same-origin) are Django's defaults; framing is denied.
 X_FRAME_OPTIONS = "DENY"
 # For deployments behind TLS: each is off unless the environment turns it on.
@@ -169,6 +172,8 @@ REST_FRAMEWORK = {
         "tasks.filters.SearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
+    "DEFAULT_METADATA_CLASS": "todo_project.metadata.RouteMetadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "todo_project.metadata.ContentNegotiation",
     # Per token user, and per client address for requests that are not (or fail to be) authenticated.
     "DEFAULT_THROTTLE_CLASSES": [
         "todo_project.throttling.AnonRateThrottle",

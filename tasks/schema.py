@@ -44,9 +44,10 @@ USER_ID = OpenApiParameter(
 )
 TASK_ID = OpenApiParameter(
     "id",
-    OpenApiTypes.INT,
+    {"type": "integer", "minimum": 1},
     OpenApiParameter.PATH,
-    description="The task's id; anything but one of this user's live tasks is a 404.",
+    description="The task's id, in plain digits (no sign, no leading zero); anything but one of this user's "
+    "live tasks is a 404.",
 )
 _ORDERING = TaskFilter.base_filters["ordering"]
 # django-filter's introspection types these two after the model fields (boolean, integer), but the

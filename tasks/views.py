@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
@@ -32,6 +31,9 @@ class TaskViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsOwner]
     filterset_class = TaskFilter
     search_fields = ["title", "description"]
+    # One spelling per task: Python's int() would also take "+17", "017", "1_7", " 17" and full-width
+    # digits for task 17, so the route itself only matches ASCII digits without a sign or a leading zero.
+    lookup_value_regex = "[1-9][0-9]*"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # A write completes all of its statements or none: an error response rolls it back, an
@@ -108,11 +110,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         if "If-Match" in request.headers:
             self.get_object()  # locks the task and checks the precondition
-        try:
-            this_task = self.get_queryset().filter(pk=pk)
-        except (TypeError, ValueError, ValidationError) as exc:  # an id that is not a number
-            raise Http404 from exc
-        changed = this_task.set_completed_returning(body.validated_data.get("completed"))
+        changed = self.get_queryset().filter(pk=pk).set_completed_returning(body.validated_data.get("completed"))
         if not changed:
             raise Http404
         return Response(self._represent(changed[0]))

@@ -267,3 +267,21 @@ def test_a_method_a_route_does_not_have_is_a_json_405(alice: APIClient, make_tas
     response = alice.get(f"{BASE}/{task.id}/complete/")
     assert response.status_code == 405
     assert response.json()["errors"][0]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "spelling", ["+17", "017", "00017", "1_7", "１７", "%2017", " 17", "17 ", "17%20", "%2B17", "0", "-17"]
+)
+@pytest.mark.parametrize("route", ["/{id}/", "/{id}", "/{id}/complete/"])
+def test_only_the_canonical_spelling_of_a_task_id_reaches_the_task(
+    alice: APIClient, make_task: Callable[..., Task], route: str, spelling: str
+) -> None:
+    make_task(id=17)
+
+    for method in ("get", "head", "options", "put", "patch", "delete"):
+        response = getattr(alice, method)(f"{BASE}{route.format(id=spelling)}", {"title": "x"})
+        assert response.status_code == 404, (method, response.status_code)
+        if method != "head":
+            assert response.json()["errors"][0]["code"] == "not_found"
+    assert alice.get(f"{BASE}/17/").status_code == 200
+    assert Task.objects.get(id=17).title == "Water the plants"

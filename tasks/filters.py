@@ -15,7 +15,7 @@ from rest_framework import filters as drf_filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from .datetimes import OUT_OF_RANGE, out_of_range
+from .datetimes import OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task, TaskQuerySet
 from .tags import clean_tag
 
@@ -66,7 +66,11 @@ class UTCDateTimeField(IsoDateTimeField):
         if isinstance(value, str) and out_of_range(value):
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         moment = super().to_python(value)
-        return None if moment is None else moment.astimezone(UTC)
+        if moment is None:
+            return None
+        if out_of_range_in_utc(moment):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return moment.astimezone(UTC)
 
 
 class UTCDateTimeFilter(filters.IsoDateTimeFilter):

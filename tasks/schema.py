@@ -74,7 +74,8 @@ LIST_FILTERS = [
         OpenApiParameter(
             name,
             {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN},
-            description=f"Only tasks due strictly {name.removeprefix('due_')} this date-time; never those without one.",
+            description=f"Only tasks due strictly {name.removeprefix('due_')} this date-time (a year from 0002 to "
+            "9998, as written and in UTC); never those without one.",
         )
         for name in ("due_before", "due_after")
     ),

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range
+from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task
 from .tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, clean_tags
 
@@ -91,7 +91,15 @@ class TagsField(serializers.Field):
         return value
 
 
-@extend_schema_field({"type": "string", "format": "date-time", "nullable": True, "pattern": DATE_TIME_PATTERN})
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date-time",
+        "nullable": True,
+        "pattern": DATE_TIME_PATTERN,
+        "description": "A year from 0002 to 9998, as written and in UTC. Stored and returned in UTC.",
+    }
+)
 class DueDateField(serializers.DateTimeField):
     """An ISO 8601 date-time, in the range tasks/datetimes.py gives, or null."""
 
@@ -100,7 +108,10 @@ class DueDateField(serializers.DateTimeField):
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str) and out_of_range(value):
             self.fail("out_of_range")
-        return super().to_internal_value(value)
+        moment = super().to_internal_value(value)
+        if out_of_range_in_utc(moment):
+            self.fail("out_of_range")
+        return moment
 
 
 class PriorityField(serializers.ChoiceField):

@@ -201,13 +201,31 @@ def test_due_bounds_with_any_utc_offset_are_compared_in_utc(alice: APIClient, ma
     assert titles(alice.get(f"{BASE}?due_after=2026-12-01T00:00:00%2B18:39")) == ["early"]
 
 
-@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:03:28%2B01:00", "0001-06-01T00:00:00Z"])
-def test_due_bounds_outside_years_0002_to_9998_are_a_400(alice: APIClient, moment: str) -> None:
-    response = alice.get(f"{BASE}?due_before={moment}")
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:03:28%2B01:00",
+        "0001-06-01T00:00:00Z",
+        "0002-01-01T00:00:00%2B23:59",
+        "9998-12-31T23:59:59-01:00",
+    ],
+)
+@pytest.mark.parametrize("bound", ["due_before", "due_after"])
+def test_due_bounds_outside_years_0002_to_9998_are_a_400(alice: APIClient, bound: str, moment: str) -> None:
+    response = alice.get(f"{BASE}?{bound}={moment}")
 
     assert response.status_code == 400
     assert response.json()["errors"][0] == {
         "code": "out_of_range",
-        "detail": "Give a date-time with a year from 0002 to 9998.",
-        "attr": "due_before",
+        "detail": "Give a date-time with a year from 0002 to 9998, in UTC as well as written.",
+        "attr": bound,
     }
+
+
+@pytest.mark.parametrize(
+    "moment", ["0002-01-01T00:00:00Z", "0002-01-01T00:00:00-23:59", "9990-01-01T00:00:00Z", "9998-12-31T23:59:59Z"]
+)
+@pytest.mark.parametrize("bound", ["due_before", "due_after"])
+def test_due_bounds_at_the_ends_of_the_range_are_taken(alice: APIClient, bound: str, moment: str) -> None:
+    assert alice.get(f"{BASE}?{bound}={moment}").status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import ALICE
+from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.models import Task
 
 BASE = f"/api/{ALICE}/tasks/"
@@ -47,6 +49,9 @@ def errors(response: Any) -> dict[str, str]:
         ({"title": "ok", "due_date": "9999-12-31T23:59:59-23:00"}, "due_date", "out_of_range"),
         ({"title": "ok", "due_date": "0001-01-01T00:03:28+01:00"}, "due_date", "out_of_range"),
         ({"title": "ok", "due_date": "0001-06-01T00:00:00Z"}, "due_date", "out_of_range"),
+        ({"title": "ok", "due_date": "0002-01-01T00:00:00+23:59"}, "due_date", "out_of_range"),
+        ({"title": "ok", "due_date": "9998-12-31T23:59:59-01:00"}, "due_date", "out_of_range"),
+        ({"title": "ok", "due_date": "9999-01-01T00:00:00Z"}, "due_date", "out_of_range"),
     ],
 )
 def test_an_invalid_field_is_a_400_naming_it(alice: APIClient, body: dict, field: str, code: str) -> None:
@@ -64,6 +69,29 @@ def test_title_and_description_may_be_as_long_as_the_limits(alice: APIClient) ->
     assert response.status_code == 201
     assert len(response.json()["title"]) == 200
     assert len(response.json()["description"]) == 1000
+
+
+@pytest.mark.parametrize(
+    ("due_date", "stored"),
+    [
+        ("0002-01-01T00:00:00Z", "0002-01-01T00:00:00Z"),
+        ("0002-01-01T00:00:00-23:59", "0002-01-01T23:59:00Z"),
+        ("9990-06-15T12:00:00Z", "9990-06-15T12:00:00Z"),
+        ("9998-12-31T23:59:59+05:00", "9998-12-31T18:59:59Z"),
+        ("9998-12-31T23:59:59.999999Z", "9998-12-31T23:59:59.999999Z"),
+    ],
+)
+def test_due_dates_across_the_whole_documented_range_are_taken(alice: APIClient, due_date: str, stored: str) -> None:
+    response = alice.post(BASE, {"title": "ok", "due_date": due_date})
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["due_date"] == stored
+
+
+def test_the_schema_pattern_takes_exactly_the_years_0002_to_9998() -> None:
+    taken = [year for year in range(10000) if re.match(DATE_TIME_PATTERN, f"{year:04d}-01-01T00:00:00Z")]
+
+    assert taken == list(range(2, 9999))
 
 
 def test_a_naive_due_date_is_taken_as_utc(alice: APIClient) -> None:

@@ -5,6 +5,9 @@ from typing import Any
 from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import cache_control
+from django.views.decorators.vary import vary_on_headers
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
@@ -23,6 +26,14 @@ from .serializers import REPRESENTED_FIELDS, TaskCompletionSerializer, TaskSeria
 ONE_TASK_ACTIONS = {"create", "retrieve", "update", "partial_update", "complete"}
 
 
+# Every answer of the task routes, errors included, is one user's: "private" keeps it out of shared caches,
+# and "Vary: Authorization" keys the browser's own copy by token. "no-cache" rather than "no-store": the
+# browser may keep the copy, but must revalidate it before each use, which its ETag makes a body-less 304;
+# "no-store" would throw that away and buy nothing here, since the copy never leaves the user's browser.
+API_CACHING = [cache_control(private=True, no_cache=True), vary_on_headers("Authorization")]
+
+
+@method_decorator(API_CACHING, name="dispatch")
 @document_task_viewset
 class TaskViewSet(viewsets.ModelViewSet):
     """The live tasks of the user named in the URL, who must be the token's user."""

@@ -24,7 +24,9 @@ run: $(VENV)/.run-deps
 	@token=$$($(BIN)/python manage.py mint_token $(DEMO_USER) --ttl 86400) && \
 	printf '\nDemo token for user "%s" (valid 24 h):\n  %s\n\nTry it:\n' "$(DEMO_USER)" "$$token" && \
 	printf "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"title\": \"Try the API\"}' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n" "$$token" && \
-	printf "  curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n\n" "$$token"
+	printf "  curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n\n" "$$token" && \
+	printf 'Browsers may call it from: %s\nTo allow others, list every origin: CORS_ALLOWED_ORIGINS=http://localhost:3000,http://localhost:8080 make run\n\n' \
+		"$$($(BIN)/python manage.py shell -v 0 -c 'from django.conf import settings; print(*settings.CORS_ALLOWED_ORIGINS)')"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # The production setup, locally: debug off, gunicorn, JSON logs. Needs DJANGO_SECRET_KEY and

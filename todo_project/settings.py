@@ -121,11 +121,14 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Browsers may call the API from these origins only; others get no CORS headers.
-CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000"] if DEBUG else [])
+# Browsers may call the API from these origins only; others get no CORS headers. In development, the usual
+# front-end dev servers' (Next.js, Vite).
+DEV_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"]
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=DEV_ORIGINS if DEBUG else [])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id"]
-CORS_EXPOSE_HEADERS = ["location", "retry-after", "x-request-id"]
+# The conditional-request headers let a page use ETags: If-None-Match to revalidate, If-Match to write safely.
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id"]
 
 # A CSRF failure outside the admin is a 403 in the API's error shape, not Django's HTML page.
 CSRF_FAILURE_VIEW = "todo_project.errors.csrf_failure"

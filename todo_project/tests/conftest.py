@@ -1,11 +1,18 @@
-"""The reliability suite's fixtures: a PostgreSQL database for real servers, and the summary of what it tried."""
+"""The reliability suite's fixtures: a PostgreSQL database for real servers, the summary of what it tried, and a
+headless Chromium."""
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from todo_project.tests.servers import create_database, drop_database, migrate, postgres_server, production_env
 
@@ -65,3 +72,38 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if outcomes["xfailed"]:
         line += f" ({outcomes['xfailed']} expected, awaiting a fix)"
     terminalreporter.write_line(line, bold=True, red=bool(outcomes["failed"]), green=not outcomes["failed"])
+
+
+# Debian's chromium and chromium-driver packages; CI installs them.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Root in a container without network: no sandbox, no GPU, and nothing that phones home.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1800",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    # A missing browser is a broken test environment, not a reason to skip.
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert binary.is_file(), f"{binary} is missing: apt-get install chromium chromium-driver"
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        options = Options()
+        options.binary_location = str(CHROMIUM)
+        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()

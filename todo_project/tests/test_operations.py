@@ -94,6 +94,21 @@ def test_cors_preflight_allows_the_front_end_to_send_a_token(db: None, client: A
     assert "POST" in response["Access-Control-Allow-Methods"]
 
 
+def test_cors_lets_the_front_end_make_conditional_requests(alice: APIClient, front_end_origin: str) -> None:
+    preflight = alice.options(
+        f"/api/{ALICE}/tasks/1/",
+        HTTP_ORIGIN=front_end_origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, if-match, if-none-match",
+    )
+    response = alice.get(f"/api/{ALICE}/tasks/", HTTP_ORIGIN=front_end_origin)
+
+    allowed = {header.strip() for header in preflight["Access-Control-Allow-Headers"].split(",")}
+    assert {"if-match", "if-none-match"} <= allowed
+    exposed = {header.strip().lower() for header in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "location", "retry-after", "x-request-id"} <= exposed
+
+
 def test_other_origins_get_no_cors_headers(db: None, client: Any, front_end_origin: str) -> None:
     response = client.options(
         f"/api/{ALICE}/tasks/", HTTP_ORIGIN="https://evil.example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"

@@ -86,7 +86,9 @@ def test_a_short_secret_is_refused_even_in_development() -> None:
 
 
 def test_cors_allows_the_local_front_end_in_development_only() -> None:
-    assert start("CORS_ALLOWED_ORIGINS", DJANGO_DEBUG="1").stdout.strip() == "['http://localhost:3000']"
+    assert start("CORS_ALLOWED_ORIGINS", DJANGO_DEBUG="1").stdout.strip() == (
+        "['http://localhost:3000', 'http://127.0.0.1:3000', 'http://localhost:5173']"
+    )
     assert (
         start("CORS_ALLOWED_ORIGINS", DJANGO_SECRET_KEY=STRONG_KEY, BETTER_AUTH_SECRET=STRONG_AUTH).stdout.strip()
         == "[]"

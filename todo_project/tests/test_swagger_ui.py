@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pytest_django.live_server_helper import LiveServer
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
@@ -20,44 +15,11 @@ from authjwt.tokens import mint_token
 from conftest import ALICE
 from tasks.models import Task
 
-# Debian's chromium and chromium-driver packages; CI installs them.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "test-artifacts" / "swagger-ui.png"
-# Root in a container without network: no sandbox, no GPU, and nothing that phones home.
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1800",
-]
 # Swagger UI's own markup: operation blocks are "operations-<tag>-<operationId>".
 LIST_OPERATION = "#operations-tasks-tasks_list"
 LOGOUT = ".auth-container button[aria-label='Remove authorization']"
 WAIT_SECONDS = 30
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    # A missing browser is a broken test environment, not a reason to skip.
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        assert binary.is_file(), f"{binary} is missing: apt-get install chromium chromium-driver"
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        options = Options()
-        options.binary_location = str(CHROMIUM)
-        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def click(wait: WebDriverWait, selector: str) -> None:

@@ -28,8 +28,9 @@ ONE_TASK_ACTIONS = {"create", "retrieve", "update", "partial_update", "complete"
 
 # Every answer of the task routes, errors included, is one user's: "private" keeps it out of shared caches,
 # and "Vary: Authorization" keys the browser's own copy by token. "no-cache" rather than "no-store": the
-# browser may keep the copy, but must revalidate it before each use, which its ETag makes a body-less 304;
-# "no-store" would throw that away and buy nothing here, since the copy never leaves the user's browser.
+# browser may keep its copy but must revalidate it before each use, which the ETag makes a body-less 304;
+# "no-store" would forbid keeping it at all, making every read a full body, to guard only against someone
+# reading the user's own browser cache.
 API_CACHING = [cache_control(private=True, no_cache=True), vary_on_headers("Authorization")]
 
 

@@ -122,7 +122,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         return csrf.csrf_failure(request, reason)
     # Only a Django view reached by an unsafe method without a CSRF cookie and token gets here (the API's
     # views take tokens, not cookies, and are exempt): e.g. POST /health.
-    detail = f"CSRF verification failed: {reason} Only GET and HEAD are answered here; the API is under /api/."
+    detail = f"CSRF verification failed: {reason} Outside /api/, API clients may only use GET and HEAD."
     return _error_response(exceptions.PermissionDenied(detail))
 
 

@@ -123,8 +123,8 @@ else:
 
 # Browsers may call the API from these origins only; others get no CORS headers. In development, the usual
 # front-end dev servers' (Next.js, Vite).
-DEV_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"]
-CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=DEV_ORIGINS if DEBUG else [])
+_DEV_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"]
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=_DEV_ORIGINS if DEBUG else [])
 CORS_URLS_REGEX = r"^/api/.*$"
 # The conditional-request headers let a page use ETags: If-None-Match to revalidate, If-Match to write safely.
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match", "if-none-match"]

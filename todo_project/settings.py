@@ -232,6 +232,10 @@ if JWT_JWKS_URL and not JWT_JWKS_URL.startswith(("http://", "https://")):
 JWT_JWKS_CACHE_SECONDS = env.int("JWT_JWKS_CACHE_SECONDS", default=300)
 if JWT_JWKS_CACHE_SECONDS <= 0:
     raise ImproperlyConfigured("JWT_JWKS_CACHE_SECONDS must be a positive number of seconds.")
+# The longest a token may live, from its iat (or from now without one): longer ones are refused.
+JWT_MAX_TOKEN_LIFETIME = env.int("JWT_MAX_TOKEN_LIFETIME", default=86400)
+if JWT_MAX_TOKEN_LIFETIME <= 0:
+    raise ImproperlyConfigured("JWT_MAX_TOKEN_LIFETIME must be a positive number of seconds.")
 JWT_ALGORITHMS = _jwt_algorithms(env.list("JWT_ALGORITHMS", default=["EdDSA", "ES256", "RS256"]))
 
 SIMPLE_JWT = {

@@ -7,6 +7,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import call_command
 from django.test import Client
@@ -154,6 +155,8 @@ def test_each_failure_and_lockout_is_logged_without_the_password(staff: Any, cap
     assert len(lockouts) == 1
     assert all("'sam'" in message and "203.0.113.7" in message for message in failures + lockouts)
     assert "hunter2" not in caplog.text
+    # django-axes keeps the form's fields with each attempt: the password masked.
+    assert "hunter2" not in AccessAttempt.objects.get(username="sam").post_data
 
 
 def test_login_posts_over_the_rate_get_a_429_before_any_password_hash(
@@ -219,3 +222,20 @@ def test_a_forwarded_entry_that_is_no_address_is_no_server_error(staff: Any, set
     response = login("sam", "wrong", address="10.0.0.1", HTTP_X_FORWARDED_FOR="not-an-address, 198.51.100.1")
 
     assert response.status_code == 200
+
+
+def test_an_administrator_can_unlock_by_deleting_the_access_attempts_in_the_admin(
+    staff: Any, django_user_model: Any
+) -> None:
+    for _ in range(LIMIT):
+        login("sam", "wrong")
+    assert login("sam", PASSWORD).status_code == 429
+    admin = Client()
+    admin.force_login(django_user_model.objects.create_superuser("root"))
+
+    page = admin.get("/admin/axes/accessattempt/?q=sam")
+    [attempt_id] = page.context["cl"].result_list.values_list("pk", flat=True)
+    deleted = admin.post(f"/admin/axes/accessattempt/{attempt_id}/delete/", {"post": "yes"})
+
+    assert deleted.status_code == 302
+    assert login("sam", PASSWORD).signed_in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
@@ -18,6 +19,8 @@ from . import jwks
 
 # The shared-secret algorithm; any other HMAC algorithm, and alg "none", is refused.
 HMAC_ALGORITHM = "HS256"
+# RFC 7519's NumericDate claims.
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 def jwt_settings() -> Any:
@@ -86,6 +89,7 @@ class BetterAuthBackend:
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
+            _check_time_claims(jwt.decode(token, options={"verify_signature": False}))
         except jwt.PyJWTError as exc:
             raise TokenBackendError(str(exc)) from exc
         if algorithm == HMAC_ALGORITHM:
@@ -110,6 +114,25 @@ class BetterAuthBackend:
                 if not isinstance(exc.__cause__, jwt.InvalidSignatureError):
                     raise
         return last.decode(token, verify)
+
+
+def _check_time_claims(payload: dict[str, Any]) -> None:
+    """Each time claim present must be a finite JSON number.
+
+    PyJWT takes whatever ``int()`` takes: a numeric string passes for a date, and ``true`` is 1, "expired"
+    rather than invalid. Checked before PyJWT sees the claims, so all of them are ``token_invalid``;
+    refusing before the signature check tells an unsigned token nothing it would not learn anyway.
+    """
+    for claim in TIME_CLAIMS:
+        if claim not in payload:
+            continue
+        value = payload[claim]
+        # bool is an int in Python, but JSON's true is no date; a float may be inf or nan (JSON 1e400, NaN).
+        # A huge int (10**400) is finite: the lifetime limit (tokens.py) refuses it.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise jwt.InvalidTokenError(f"Token claim {claim!r} is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise jwt.InvalidTokenError(f"Token claim {claim!r} is not a finite number")
 
 
 backend = BetterAuthBackend()

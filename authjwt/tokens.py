@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.models import TokenUser
@@ -18,7 +19,9 @@ USER_ID_MAX_LENGTH = 255
 
 
 class BetterAuthToken(Token):
-    """An access token from the sign-in front end: it must expire and name a usable user id."""
+    """An access token from the sign-in front end: it must expire, within JWT_MAX_TOKEN_LIFETIME, and name a
+    usable user id. PyJWT has checked exp, nbf and iat when present (with the leeway), and the backend that
+    each is a finite number."""
 
     token_type = "access"
     lifetime = timedelta(minutes=15)
@@ -27,9 +30,16 @@ class BetterAuthToken(Token):
         return backend
 
     def verify(self) -> None:
-        # PyJWT checks exp, nbf and iat when present (with the leeway); exp must be present.
         if "exp" not in self.payload:
             raise TokenError("Token has no 'exp' claim")
+        # A stolen token is good until it expires: one that never does in practice (exp 10**400, or years
+        # ahead) is refused. Measured from iat when the issuer says when it signed, else from now.
+        # Compared, not subtracted: exp - start would overflow for an int exp of 10**400 and a float start.
+        start = self.payload.get("iat", self.current_time.timestamp())
+        if self.payload["exp"] > start + settings.JWT_MAX_TOKEN_LIFETIME:
+            raise TokenError(
+                f"Token lifetime is longer than JWT_MAX_TOKEN_LIFETIME ({settings.JWT_MAX_TOKEN_LIFETIME} s)"
+            )
         claim = jwt_settings().USER_ID_CLAIM
         user_id = self.payload.get(claim)
         if not isinstance(user_id, str) or not user_id.strip():

@@ -6,6 +6,7 @@ secrets must be set and strong, or start-up fails with ``ImproperlyConfigured``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,7 +45,7 @@ BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET", dev_default=_DEV_AUTH_SECRET,
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "todo_project.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "drf_standardized_errors",
+    "axes",
     "authjwt",
     "tasks",
 ]
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "todo_project.errors.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "todo_project.urls"
@@ -145,6 +149,25 @@ if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
     # Only behind a proxy that always sets this header itself.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out login before ModelBackend computes a password hash.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Admin login lockout (django-axes): after this many failures within the lockout period, for one username from
+# any address or from one address for any username, every login is refused for that long after the last try.
+# Unlock early: `manage.py axes_reset_username NAME`, `manage.py axes_reset_ip ADDRESS`, or delete the
+# admin's "Access attempts" rows.
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=15))
+if AXES_FAILURE_LIMIT <= 0 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOCKOUT_MINUTES must be positive.")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The address the API's throttles use (REST_FRAMEWORK["NUM_PROXIES"]), not django-ipware's own guess.
+AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "todo_project.admin.locked_out"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -185,6 +208,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="100/minute"),
         "user": env.str("API_THROTTLE_RATE", default="1000/hour"),
+        # Admin login POSTs per client address, checked before any password hash (todo_project/admin.py).
+        "admin_login": env.str("ADMIN_LOGIN_THROTTLE_RATE", default="10/minute"),
     },
     # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
@@ -240,6 +265,10 @@ if JWT_JWKS_URL and not JWT_JWKS_URL.startswith(("http://", "https://")):
 JWT_JWKS_CACHE_SECONDS = env.int("JWT_JWKS_CACHE_SECONDS", default=300)
 if JWT_JWKS_CACHE_SECONDS <= 0:
     raise ImproperlyConfigured("JWT_JWKS_CACHE_SECONDS must be a positive number of seconds.")
+# The longest a token may live, from its iat (or from now without one): longer ones are refused.
+JWT_MAX_TOKEN_LIFETIME = env.int("JWT_MAX_TOKEN_LIFETIME", default=86400)
+if JWT_MAX_TOKEN_LIFETIME <= 0:
+    raise ImproperlyConfigured("JWT_MAX_TOKEN_LIFETIME must be a positive number of seconds.")
 JWT_ALGORITHMS = _jwt_algorithms(env.list("JWT_ALGORITHMS", default=["EdDSA", "ES256", "RS256"]))
 
 SIMPLE_JWT = {
@@ -312,5 +341,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # runserver's own access log duplicates the request log.
         "django.server": {"level": "WARNING"},
+        # Each failure and lockout is on todo.security already; axes' own INFO lines are per-attempt chatter.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -8,6 +8,7 @@ every request. Without REDIS_URL (one process, local memory) DRF's own counting 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ from django.conf import settings
 from rest_framework import throttling
 
 if TYPE_CHECKING:  # importing DRF's views here would be circular: its settings load these classes
+    from django.http import HttpRequest
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
@@ -79,3 +81,25 @@ class AnonRateThrottle(AtomicRedisRateMixin, throttling.AnonRateThrottle):
 
 class UserRateThrottle(AtomicRedisRateMixin, throttling.UserRateThrottle):
     """Per token user."""
+
+
+class AdminLoginThrottle(AtomicRedisRateMixin, throttling.SimpleRateThrottle):
+    """Per client address, for admin login attempts, signed in or not: each may cost a password hash."""
+
+    scope = "admin_login"
+
+    def get_cache_key(self, request: HttpRequest, view: APIView | None) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as DRF's throttles take it (REST_FRAMEWORK["NUM_PROXIES"] entries of X-Forwarded-For
+    trusted), for the admin login's throttle and lockout (AXES_CLIENT_IP_CALLABLE) too."""
+    address = throttling.BaseThrottle().get_ident(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        # NUM_PROXIES above the proxies that really append lets the client write this entry: its text is no
+        # address (and would fail the lockout's inet column), so the connection's own address stands in.
+        return request.META.get("REMOTE_ADDR", "")
+    return address

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from io import StringIO
+from typing import Any
 
 import jwt
 import pytest
@@ -34,3 +35,11 @@ def test_it_takes_a_lifetime_and_extra_claims() -> None:
 def test_it_refuses_bad_arguments(args: list[str]) -> None:
     with pytest.raises(CommandError):
         call_command("mint_token", *args, stdout=StringIO())
+
+
+def test_it_refuses_a_lifetime_the_api_would_refuse(settings: Any) -> None:
+    settings.JWT_MAX_TOKEN_LIFETIME = 3600
+
+    assert mint("carol", "--ttl", "3600")["exp"] > time.time()
+    with pytest.raises(CommandError, match="JWT_MAX_TOKEN_LIFETIME"):
+        call_command("mint_token", "carol", "--ttl", "3601", stdout=StringIO())

@@ -105,3 +105,31 @@ def test_cors_allows_the_local_front_end_in_development_only() -> None:
 def test_the_cache_is_redis_when_redis_url_is_set() -> None:
     assert "RedisCache" in start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0").stdout
     assert "LocMemCache" in start("CACHES", DJANGO_DEBUG="1").stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JWT_MAX_TOKEN_LIFETIME", "0"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
+        ("ADMIN_LOCKOUT_MINUTES", "-1"),
+    ],
+)
+def test_a_limit_that_is_not_positive_stops_start_up(name: str, value: str) -> None:
+    result = start(DJANGO_DEBUG="1", **{name: value})
+
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_the_admin_login_limits_are_read_from_the_environment() -> None:
+    result = start(
+        "AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME,"
+        " settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['admin_login']",
+        DJANGO_DEBUG="1",
+        ADMIN_LOGIN_FAILURE_LIMIT="3",
+        ADMIN_LOCKOUT_MINUTES="30",
+        ADMIN_LOGIN_THROTTLE_RATE="20/hour",
+    )
+
+    assert result.stdout.strip() == "3 0:30:00 20/hour"

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authjwt.tokens import mint_token
@@ -38,5 +39,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, user_id: str, ttl: int, claim: list[str], **options: Any) -> None:
         if ttl <= 0:
             raise CommandError("--ttl must be a positive number of seconds")
+        if ttl > settings.JWT_MAX_TOKEN_LIFETIME:
+            # The API would refuse the token: say so now rather than with a 401 later.
+            raise CommandError(f"--ttl may be at most JWT_MAX_TOKEN_LIFETIME ({settings.JWT_MAX_TOKEN_LIFETIME} s)")
         claims = dict(_claim(text) for text in claim)
         self.stdout.write(mint_token(user_id, ttl=timedelta(seconds=ttl), claims=claims))

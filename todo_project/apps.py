@@ -1,0 +1,16 @@
+"""App configurations that wire the project's own versions of Django's apps."""
+
+from __future__ import annotations
+
+from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
+
+
+class AdminConfig(DjangoAdminConfig):
+    """Django's admin, with the project's site: a throttled, watched login (todo_project/admin.py)."""
+
+    default_site = "todo_project.admin.AdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        # Connects the login-failure and lockout receivers, whether or not anything has touched admin.site yet.
+        from . import admin  # noqa: F401

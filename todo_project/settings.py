@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "todo_project.middleware.RequestLogMiddleware",
+    "todo_project.limits.QueryStringLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -104,6 +105,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast instead of hanging when PostgreSQL is unreachable; a
     # ``?connect_timeout=`` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # No statement may run longer than this, so no request can hold a connection for long; and no JIT:
+    # PostgreSQL compiling a huge WHERE clause ignored cancellation and termination for minutes.
+    # 0 turns a timeout off (e.g. for ``DATABASE_STATEMENT_TIMEOUT=0 manage.py migrate`` on a large table).
+    DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=5)
+    # A transaction left open between statements (a worker stuck mid-request) holds its row locks until this.
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=10)
+    _bounds = (
+        f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)} "
+        f"-c idle_in_transaction_session_timeout={round(DATABASE_IDLE_IN_TRANSACTION_TIMEOUT * 1000)} -c jit=off"
+    )
+    # libpq applies ``-c`` options in order: any ``?options=`` in DATABASE_URL comes after ours, and wins.
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = f"{_bounds} {_options.get('options', '')}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -158,6 +172,23 @@ WHITENOISE_USE_FINDERS = True
 
 # A task is a few kilobytes at most; a larger body is refused with a 413 (see errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+
+def _limit(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive number.")
+    return value
+
+
+# What one request can make the API read is bounded (README, "Limits"); past a bound it is a 400 saying so.
+# The query string of any /api/ request, in bytes as sent (percent-encoded).
+API_MAX_QUERY_STRING = _limit("API_MAX_QUERY_STRING", 2048)
+# ?search=: its length in characters, and its words (each one a pair of LIKEs over the user's tasks).
+API_SEARCH_MAX_LENGTH = _limit("API_SEARCH_MAX_LENGTH", 200)
+API_SEARCH_MAX_WORDS = _limit("API_SEARCH_MAX_WORDS", 10)
+# Repeated ?tag= filters (each one a LIKE over the user's tasks).
+API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],

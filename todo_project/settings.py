@@ -318,7 +318,10 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "todo_project.middleware.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "todo_project.middleware.RequestIdFilter"},
+        "path_only": {"()": "todo_project.middleware.PathOnlyFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -327,7 +330,7 @@ LOGGING = {
         },
     },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "path_only"]},
     },
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -103,3 +103,41 @@ def test_cors_allows_the_local_front_end_in_development_only() -> None:
 def test_the_cache_is_redis_when_redis_url_is_set() -> None:
     assert "RedisCache" in start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0").stdout
     assert "LocMemCache" in start("CACHES", DJANGO_DEBUG="1").stdout
+
+
+OPTIONS = "DATABASES['default']['OPTIONS']['options']"
+
+
+def test_postgresql_connections_get_a_statement_timeout_and_no_jit() -> None:
+    result = start(OPTIONS, DJANGO_DEBUG="1", DATABASE_URL="postgres://u@db:5432/todo")
+
+    assert result.stdout.strip() == "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off"
+    tuned = start(
+        OPTIONS,
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://u@db:5432/todo",
+        DATABASE_STATEMENT_TIMEOUT="0.5",
+        DATABASE_IDLE_IN_TRANSACTION_TIMEOUT="0",
+    )
+    assert tuned.stdout.strip() == "-c statement_timeout=500 -c idle_in_transaction_session_timeout=0 -c jit=off"
+
+
+def test_options_in_the_database_url_come_after_the_defaults_and_win() -> None:
+    url = "postgres://u@db:5432/todo?options=-c%20statement_timeout%3D0%20-c%20search_path%3Dapp"
+
+    result = start(OPTIONS, DJANGO_DEBUG="1", DATABASE_URL=url)
+
+    assert result.stdout.strip() == (
+        "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off "
+        "-c statement_timeout=0 -c search_path=app"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["API_MAX_QUERY_STRING", "API_SEARCH_MAX_LENGTH", "API_SEARCH_MAX_WORDS", "API_MAX_TAG_FILTERS"]
+)
+def test_a_limit_below_one_is_refused(name: str) -> None:
+    result = start(DJANGO_DEBUG="1", **{name: "0"})
+
+    assert result.returncode != 0
+    assert f"{name} must be a positive number" in result.stderr

@@ -194,3 +194,29 @@ def test_a_statement_past_the_timeout_is_a_503_that_says_to_narrow_the_request(
     errors = [json.loads(line) for line in log if '"level": "ERROR"' in line]
     assert [(line["logger"], "statement timeout" in line["message"]) for line in errors] == [("django.request", True)]
     assert not [line for line in log if secret_word in line or "search=" in line]
+
+
+def test_with_the_limits_lifted_the_statement_timeout_still_ends_a_search_in_time(
+    costly_database: str,
+    server_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    record_property: pytest.RecordProperty,
+) -> None:
+    # 5,000 words matching every task: from outside, this ran inside PostgreSQL's JIT compiler for 12+
+    # minutes, deaf to cancellation. With the JIT off, the timeout ends it; the limits are the first line.
+    lifted = {"API_SEARCH_MAX_WORDS": "100000", "API_SEARCH_MAX_LENGTH": "1000000", "API_MAX_QUERY_STRING": "1000000"}
+    env = {
+        **server_env,
+        **lifted,
+        "DATABASE_URL": f"{costly_database}?application_name={APPLICATION}",
+        "DATABASE_STATEMENT_TIMEOUT": "1",
+    }
+    with gunicorn(env, tmp_path_factory.mktemp("lifted") / "server.log") as server:
+        seeded = Seeded(costly_database, server, Client(server))
+        response, elapsed = seeded.get(query(search=" ".join(["e"] * 5000)))
+        record_property("cost_probes", 1)
+
+        assert response.status == 503, response.body[:300]
+        assert response.json()["errors"][0]["detail"].startswith("The request took longer than the database's")
+        assert elapsed < 1 + 2
+        assert seeded.running_queries() == []

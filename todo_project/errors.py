@@ -40,7 +40,8 @@ class StatementTimedOut(DatabaseUnavailable):
     )
 
 
-# PostgreSQL's SQLSTATE for a statement it cancelled: here, at DATABASE_STATEMENT_TIMEOUT (settings.py).
+# PostgreSQL's SQLSTATE for a statement it cancelled: at DATABASE_STATEMENT_TIMEOUT (settings.py), or by an
+# operator's pg_cancel_backend, for which the same advice holds.
 QUERY_CANCELED = "57014"
 
 

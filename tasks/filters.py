@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db.models import F, OrderBy
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters as drf_filters
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 
 from .datetimes import OUT_OF_RANGE, out_of_range, out_of_range_in_utc
@@ -30,10 +31,20 @@ class SearchFilter(drf_filters.SearchFilter):
     search_description = "Only tasks with every word of this in their title or description, ignoring case."
 
     def get_search_terms(self, request: Request) -> list[str]:
+        # Each word is a pair of LIKEs over every one of the user's tasks: a thousand words took seconds, and
+        # thousands sent PostgreSQL's JIT compiler away for minutes. The length is checked before any splitting.
+        max_length, max_words = settings.API_SEARCH_MAX_LENGTH, settings.API_SEARCH_MAX_WORDS
+        if len(request.query_params.get(self.search_param, "")) > max_length:
+            detail = f"Search with at most {max_length} characters; shorten the search."
+            raise ValidationError({self.search_param: [ErrorDetail(detail, code="search_too_long")]})
         try:
-            return super().get_search_terms(request)
+            terms = super().get_search_terms(request)
         except ValidationError as exc:
             raise ValidationError({self.search_param: exc.detail}) from exc
+        if len(terms) > max_words:
+            detail = f"Search with at most {max_words} words; leave out the least telling ones."
+            raise ValidationError({self.search_param: [ErrorDetail(detail, code="too_many_words")]})
+        return terms
 
 
 class TagsField(forms.Field):
@@ -42,7 +53,14 @@ class TagsField(forms.Field):
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value: Any) -> list[str]:
-        return [clean_tag(tag) for tag in value or []]
+        # Each tag is a LIKE over every one of the user's tasks; counted before any is cleaned.
+        tags = value or []
+        if len(tags) > settings.API_MAX_TAG_FILTERS:
+            raise forms.ValidationError(
+                f"Filter by at most {settings.API_MAX_TAG_FILTERS} tags at once; leave some out.",
+                code="too_many_tags",
+            )
+        return [clean_tag(tag) for tag in tags]
 
 
 # Documented in tasks/schema.py as a repeatable string parameter.

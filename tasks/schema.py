@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -81,8 +82,9 @@ LIST_FILTERS = [
     ),
     OpenApiParameter(
         "search",
-        {"type": "string", "not": {"pattern": CONTAINS_NUL}},
-        description="Every word must appear, in any letter case, in the title or the description.",
+        {"type": "string", "maxLength": settings.API_SEARCH_MAX_LENGTH, "not": {"pattern": CONTAINS_NUL}},
+        description="Every word must appear, in any letter case, in the title or the description; "
+        f"at most {settings.API_SEARCH_MAX_WORDS} words.",
     ),
     # As django-filter documents it, but with at least one field: "?ordering=" is a 400, not an empty list.
     OpenApiParameter(
@@ -101,6 +103,7 @@ LIST_FILTERS = [
         {
             "type": "array",
             "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": TAG_PATTERN},
+            "maxItems": settings.API_MAX_TAG_FILTERS,
         },
         explode=True,
         description="Only tasks carrying this tag, in any letter case; repeat it (`?tag=a&tag=b`) to require all.",
@@ -150,10 +153,16 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     list_codes = {name: ["blank"] for name in NON_EMPTY_FILTERS}
     list_codes["due_before"].append("out_of_range")
     list_codes["due_after"].append("out_of_range")
-    list_codes |= {"tag": ["invalid_tag"], "search": ["null_characters_not_allowed"], "limit": ["invalid"]}
+    list_codes |= {
+        "tag": ["invalid_tag", "too_many_tags"],
+        "search": ["null_characters_not_allowed", "search_too_long", "too_many_words"],
+        "limit": ["invalid"],
+    }
     list_codes["offset"] = ["invalid"]
     for name, codes in list_codes.items():
         viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
+    # Any route: todo_project/limits.py, attr null.
+    viewset = extend_validation_errors(["query_string_too_long"])(viewset)
     tag_codes = ["not_a_list", "too_many_tags", "invalid_tag"]
     writes = ["create", "update", "partial_update"]
     viewset = extend_validation_errors(tag_codes, field_name="tags", actions=writes)(viewset)

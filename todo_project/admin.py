@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 
-from .errors import _error_response
+from .errors import error_response
 from .throttling import AdminLoginThrottle, AnonRateThrottle, client_address
 
 security_log = logging.getLogger("todo.security")
@@ -55,7 +55,7 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
 
 
 def _too_many(exc: exceptions.APIException, wait: float | None) -> HttpResponse:
-    response = _error_response(exc)
+    response = error_response(exc)
     if wait is not None:
         response["Retry-After"] = str(math.ceil(wait))
     return response

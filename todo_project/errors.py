@@ -36,6 +36,26 @@ class DatabaseUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class StatementTimedOut(DatabaseUnavailable):
+    default_detail = (
+        "The request took longer than the database's statement timeout allows; "
+        "narrow it (fewer search words or filters, a smaller page) or try again later."
+    )
+
+
+# PostgreSQL's SQLSTATE for a statement it cancelled: at DATABASE_STATEMENT_TIMEOUT (settings.py), or by an
+# operator's pg_cancel_backend, for which the same advice holds.
+QUERY_CANCELED = "57014"
+
+
+def database_error(exc: Exception) -> DatabaseUnavailable:
+    """The 503 for a database error: a statement cut off by the timeout says how to avoid it."""
+    # Django wraps the driver's error, which it keeps as the cause.
+    if getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
+        return StatementTimedOut()
+    return DatabaseUnavailable()
+
+
 class ApiExceptionHandler(ExceptionHandler):
     """drf-standardized-errors' handler, plus a 413 for oversized bodies, throttled
     authentication failures and one security-log line per refused request."""
@@ -47,8 +67,9 @@ class ApiExceptionHandler(ExceptionHandler):
         # E.g. more than DATA_UPLOAD_MAX_NUMBER_FIELDS query parameters: the client's doing, not a 500.
         if isinstance(exc, SuspiciousOperation):
             return exceptions.ParseError("The request is malformed.")
+        # Logged by the package as one line on django.request, its message the detail: never the SQL.
         if isinstance(exc, DATABASE_DOWN):
-            return DatabaseUnavailable()
+            return database_error(exc)
         # DRF checks throttles only after authentication succeeds, so without this a flood
         # of junk tokens would never be limited: failures count against the client address.
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
@@ -91,29 +112,30 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
         if not isinstance(exception, DATABASE_DOWN):
             return None
-        error_log.error("Database unavailable: %s", request.path, exc_info=exception)
-        return _error_response(DatabaseUnavailable())
+        error = database_error(exception)
+        error_log.error("%s: %s", error.detail, request.path, exc_info=exception)
+        return error_response(error)
 
 
-def _error_response(exc: exceptions.APIException) -> JsonResponse:
+def error_response(exc: exceptions.APIException) -> JsonResponse:
     body = package_settings.EXCEPTION_FORMATTER_CLASS(exc, {}, exc).run()
     return JsonResponse(body, status=exc.status_code)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
-    return _error_response(exceptions.ParseError("Bad request."))
+    return error_response(exceptions.ParseError("Bad request."))
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:
-    return _error_response(exceptions.PermissionDenied())
+    return error_response(exceptions.PermissionDenied())
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
-    return _error_response(exceptions.NotFound())
+    return error_response(exceptions.NotFound())
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return _error_response(exceptions.APIException("Server Error (500)"))
+    return error_response(exceptions.APIException("Server Error (500)"))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -123,11 +145,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     # Only a Django view reached by an unsafe method without a CSRF cookie and token gets here (the API's
     # views take tokens, not cookies, and are exempt): e.g. POST /health.
     detail = f"CSRF verification failed: {reason} Outside /api/, API clients may only use GET and HEAD."
-    return _error_response(exceptions.PermissionDenied(detail))
+    return error_response(exceptions.PermissionDenied(detail))
 
 
 def method_not_allowed(request: HttpRequest, allowed: list[str]) -> JsonResponse:
     """A 405 in the error shape, with the ``Allow`` header, for Django's own views."""
-    response = _error_response(exceptions.MethodNotAllowed(request.method))
+    response = error_response(exceptions.MethodNotAllowed(request.method))
     response["Allow"] = ", ".join(allowed)
     return response

@@ -39,6 +39,14 @@ def _secret(name: str, *, dev_default: str, min_length: int) -> str:
     return value
 
 
+def _limit(name: str, default: int) -> int:
+    """A count or a number of seconds that must be at least 1."""
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive number.")
+    return value
+
+
 SECRET_KEY = _secret("DJANGO_SECRET_KEY", dev_default=_DEV_SECRET_KEY, min_length=50)
 BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET", dev_default=_DEV_AUTH_SECRET, min_length=32)
 
@@ -64,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "todo_project.middleware.RequestLogMiddleware",
+    "todo_project.limits.QueryStringLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -108,6 +117,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast instead of hanging when PostgreSQL is unreachable; a
     # ``?connect_timeout=`` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # No statement may run longer than this, so no request can hold a connection for long; and no JIT:
+    # PostgreSQL compiling a huge WHERE clause ignored cancellation and termination for minutes.
+    # 0 turns a timeout off (e.g. for ``DATABASE_STATEMENT_TIMEOUT=0 manage.py migrate`` on a large table).
+    DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=5)
+    # A transaction left open between statements (a worker stuck mid-request) holds its row locks until this.
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=10)
+    _bounds = (
+        f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)} "
+        f"-c idle_in_transaction_session_timeout={round(DATABASE_IDLE_IN_TRANSACTION_TIMEOUT * 1000)} -c jit=off"
+    )
+    # libpq applies ``-c`` options in order: any ``?options=`` in DATABASE_URL comes after ours, and wins.
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = f"{_bounds} {_options.get('options', '')}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -159,10 +181,8 @@ AUTHENTICATION_BACKENDS = [
 # any address or from one address for any username, every login is refused for that long after the last try.
 # Unlock early: `manage.py axes_reset_username NAME`, `manage.py axes_reset_ip ADDRESS`, or delete the
 # admin's "Access attempts" rows.
-AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=15))
-if AXES_FAILURE_LIMIT <= 0 or AXES_COOLOFF_TIME <= timedelta(0):
-    raise ImproperlyConfigured("ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOCKOUT_MINUTES must be positive.")
+AXES_FAILURE_LIMIT = _limit("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_limit("ADMIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The address the API's throttles use (REST_FRAMEWORK["NUM_PROXIES"]), not django-ipware's own guess.
 AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
@@ -187,6 +207,16 @@ WHITENOISE_USE_FINDERS = True
 
 # A task is a few kilobytes at most; a larger body is refused with a 413 (see errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+
+# What one request can make the API read is bounded (README, "Limits"); past a bound it is a 400 saying so.
+# The query string of any /api/ request, in bytes as sent (percent-encoded).
+API_MAX_QUERY_STRING = _limit("API_MAX_QUERY_STRING", 2048)
+# ?search=: its length in characters, and its words (each one a pair of LIKEs over the user's tasks).
+API_SEARCH_MAX_LENGTH = _limit("API_SEARCH_MAX_LENGTH", 200)
+API_SEARCH_MAX_WORDS = _limit("API_SEARCH_MAX_WORDS", 10)
+# Repeated ?tag= filters (each one a LIKE over the user's tasks).
+API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
@@ -262,13 +292,9 @@ JWT_SECRETS = _jwt_secrets(BETTER_AUTH_SECRET)
 JWT_JWKS_URL = env.str("JWT_JWKS_URL", default="")
 if JWT_JWKS_URL and not JWT_JWKS_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("JWT_JWKS_URL must be an http:// or https:// URL.")
-JWT_JWKS_CACHE_SECONDS = env.int("JWT_JWKS_CACHE_SECONDS", default=300)
-if JWT_JWKS_CACHE_SECONDS <= 0:
-    raise ImproperlyConfigured("JWT_JWKS_CACHE_SECONDS must be a positive number of seconds.")
+JWT_JWKS_CACHE_SECONDS = _limit("JWT_JWKS_CACHE_SECONDS", 300)
 # The longest a token may live, from its iat (or from now without one): longer ones are refused.
-JWT_MAX_TOKEN_LIFETIME = env.int("JWT_MAX_TOKEN_LIFETIME", default=86400)
-if JWT_MAX_TOKEN_LIFETIME <= 0:
-    raise ImproperlyConfigured("JWT_MAX_TOKEN_LIFETIME must be a positive number of seconds.")
+JWT_MAX_TOKEN_LIFETIME = _limit("JWT_MAX_TOKEN_LIFETIME", 86400)
 JWT_ALGORITHMS = _jwt_algorithms(env.list("JWT_ALGORITHMS", default=["EdDSA", "ES256", "RS256"]))
 
 SIMPLE_JWT = {
@@ -324,7 +350,10 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "todo_project.middleware.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "todo_project.middleware.RequestIdFilter"},
+        "path_only": {"()": "todo_project.middleware.PathOnlyFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -333,7 +362,7 @@ LOGGING = {
         },
     },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "path_only"]},
     },
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

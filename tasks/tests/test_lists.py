@@ -146,7 +146,7 @@ def test_the_default_page_is_50_and_limit_is_capped_at_200(alice: APIClient) -> 
         ("limit=", "limit"),
         ("offset=-1", "offset"),
         ("offset=99999999999999999999", "offset"),
-        ("offset=" + "9" * 5000, "offset"),
+        ("offset=" + "9" * 2000, "offset"),  # within API_MAX_QUERY_STRING
         ("offset=%00", "offset"),
         ("completed=maybe", "completed"),
         ("priority=urgent", "priority"),

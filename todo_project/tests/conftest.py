@@ -22,6 +22,7 @@ TALLIES = {
     "hostile_requests": "hostile requests",
     "concurrent_operations": "concurrent operations",
     "faults_injected": "faults injected",
+    "cost_probes": "cost probes",
 }
 
 

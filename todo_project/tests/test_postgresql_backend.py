@@ -95,7 +95,9 @@ def test_timestamps_read_exactly_as_djangos_loader_reads_them(
 ) -> None:
     # Django's own adapters, on a connection in the same time zone: the loader our backend replaced.
     context = get_adapters_template(True, UTC)
-    with psycopg.connect(**observer.info.get_parameters(), options="-c TimeZone=UTC", context=context) as reference:
+    # The observer's parameters hold settings.py's libpq options too: replaced, only the time zone is set.
+    parameters = {**observer.info.get_parameters(), "options": "-c TimeZone=UTC"}
+    with psycopg.connect(**parameters, context=context) as reference:
         djangos = reference.execute("SELECT %s::timestamptz", [text]).fetchone()[0]
     with wrapper.cursor() as cursor:
         cursor.execute("SELECT %s::timestamptz", [text])

@@ -107,21 +107,6 @@ def test_the_cache_is_redis_when_redis_url_is_set() -> None:
     assert "LocMemCache" in start("CACHES", DJANGO_DEBUG="1").stdout
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("JWT_MAX_TOKEN_LIFETIME", "0"),
-        ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
-        ("ADMIN_LOCKOUT_MINUTES", "-1"),
-    ],
-)
-def test_a_limit_that_is_not_positive_stops_start_up(name: str, value: str) -> None:
-    result = start(DJANGO_DEBUG="1", **{name: value})
-
-    assert result.returncode != 0
-    assert name in result.stderr
-
-
 def test_the_admin_login_limits_are_read_from_the_environment() -> None:
     result = start(
         "AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME,"
@@ -133,3 +118,50 @@ def test_the_admin_login_limits_are_read_from_the_environment() -> None:
     )
 
     assert result.stdout.strip() == "3 0:30:00 20/hour"
+
+
+OPTIONS = "DATABASES['default']['OPTIONS']['options']"
+
+
+def test_postgresql_connections_get_a_statement_timeout_and_no_jit() -> None:
+    result = start(OPTIONS, DJANGO_DEBUG="1", DATABASE_URL="postgres://u@db:5432/todo")
+
+    assert result.stdout.strip() == "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off"
+    tuned = start(
+        OPTIONS,
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://u@db:5432/todo",
+        DATABASE_STATEMENT_TIMEOUT="0.5",
+        DATABASE_IDLE_IN_TRANSACTION_TIMEOUT="0",
+    )
+    assert tuned.stdout.strip() == "-c statement_timeout=500 -c idle_in_transaction_session_timeout=0 -c jit=off"
+
+
+def test_options_in_the_database_url_come_after_the_defaults_and_win() -> None:
+    url = "postgres://u@db:5432/todo?options=-c%20statement_timeout%3D0%20-c%20search_path%3Dapp"
+
+    result = start(OPTIONS, DJANGO_DEBUG="1", DATABASE_URL=url)
+
+    assert result.stdout.strip() == (
+        "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off "
+        "-c statement_timeout=0 -c search_path=app"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("API_MAX_QUERY_STRING", "0"),
+        ("API_SEARCH_MAX_LENGTH", "0"),
+        ("API_SEARCH_MAX_WORDS", "0"),
+        ("API_MAX_TAG_FILTERS", "0"),
+        ("JWT_MAX_TOKEN_LIFETIME", "0"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
+        ("ADMIN_LOCKOUT_MINUTES", "-1"),
+    ],
+)
+def test_a_limit_below_one_stops_start_up(name: str, value: str) -> None:
+    result = start(DJANGO_DEBUG="1", **{name: value})
+
+    assert result.returncode != 0
+    assert f"{name} must be a positive number" in result.stderr

@@ -1,0 +1,222 @@
+"""No list request a client can craft costs more than a fixed bound: against a real server and one user with
+50,000 tasks in PostgreSQL, the most expensive requests within the limits answer within a second and leave
+no query running; past a limit, a request is refused at once; a statement past the timeout is a 503."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from authjwt.tokens import mint_token
+from bench.seed import insert_tasks
+from todo_project.tests.servers import (
+    Client,
+    Response,
+    Server,
+    create_database,
+    drop_database,
+    gunicorn,
+    migrate,
+    postgres_server,
+    production_env,
+)
+
+pytestmark = pytest.mark.reliability
+
+TASKS = 50_000
+# The bound every request within the limits must answer in, on this machine, with other suites running.
+BUDGET = 1.0
+USER = f"costly-{uuid.uuid4().hex[:8]}"
+LIST = f"/api/{USER}/tasks/"
+# Names the server's database connections, to find them in pg_stat_activity.
+APPLICATION = f"costs-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Seeded:
+    database: str
+    server: Server
+    client: Client
+
+    def get(self, query: str) -> tuple[Response, float]:
+        started = time.monotonic()
+        response = Client(self.server, token=mint_token(USER)).request("GET", f"{LIST}?{query}")
+        return response, time.monotonic() - started
+
+    def running_queries(self) -> list[str]:
+        """The statements still running on the server's database connections."""
+        with psycopg.connect(self.database) as connection:
+            query = "SELECT query FROM pg_stat_activity WHERE application_name = %s AND state <> 'idle'"
+            return [row[0] for row in connection.execute(query, [APPLICATION])]
+
+
+@pytest.fixture(scope="module")
+def costly_database() -> Iterator[str]:
+    """A fresh database holding one user's 50,000 tasks, as the app writes them (bench/seed.py's rows)."""
+    url = create_database(postgres_server(), prefix="todo_costs")
+    try:
+        migrate(production_env(DATABASE_URL=url))
+        with psycopg.connect(url, autocommit=True) as connection:
+            # One INSERT … SELECT generate_series: seconds for 50,000 rows; ~2% of them soft-deleted.
+            insert_tasks(connection, user_expr=sql.quote(USER), first=1, last=TASKS)
+            connection.execute("VACUUM ANALYZE tasks_task")
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def seeded(
+    costly_database: str, server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seeded]:
+    env = {**server_env, "DATABASE_URL": f"{costly_database}?application_name={APPLICATION}"}
+    with gunicorn(env, tmp_path_factory.mktemp("costs") / "server.log") as server:
+        client = Client(server, token=mint_token(USER))
+        assert client.request("GET", LIST).status == 200  # the worker's connection, opened before timing
+        yield Seeded(costly_database, server, client)
+
+
+def query(**parameters: str | list[str]) -> str:
+    return urllib.parse.urlencode(parameters, doseq=True)
+
+
+ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed"]
+# Ten words of search, 200 characters in all, as expensive as they come: matching nothing (every task read,
+# every word tried on its title and description), matching every task, and LIKE's own metacharacters.
+NOTHING = " ".join(f"absent{n}{'q' * 12}" for n in range(10))
+EVERYTHING = "e a r o t i n l s c"
+METACHARACTERS = " ".join(["%" * 19, "_" * 19, "\\" * 19, "%_" * 9 + "%", "[]" * 9 + "^", "*" * 19] * 2)[:200]
+TAGS = ["home", "work", "errands", "urgent", "health", "finance", "%", "_", "\\", "x" * 50]
+DUE_RANGE = {"due_after": "2000-01-01T00:00:00Z", "due_before": "2100-01-01T00:00:00Z"}
+HUGE_OFFSET = "9223372036854775807"
+# Deep pages: an offset past the count is answered from the count alone, so these stay within it.
+DEEP = str(TASKS * 9 // 10)
+HALFWAY = str(TASKS // 2)
+
+WITHIN_LIMITS = [
+    query(limit="200"),
+    query(limit="200", offset=DEEP),
+    query(limit="200", offset=HUGE_OFFSET),
+    *(query(ordering=field, limit="200", offset=HALFWAY) for field in ORDERING_FIELDS),
+    *(query(ordering=f"-{field}", limit="200", offset=DEEP) for field in ORDERING_FIELDS),
+    query(ordering=",".join(ORDERING_FIELDS), limit="200", offset=HALFWAY),
+    query(ordering=",".join(f"-{field}" for field in reversed(ORDERING_FIELDS)), limit="200", offset=DEEP),
+    # Every field again and again, as long as the query string allows.
+    query(ordering=",".join(["-title", "due_date"] * 80), limit="200", offset=DEEP),
+    query(search=NOTHING, limit="200"),
+    query(search=EVERYTHING, limit="200"),
+    query(search=EVERYTHING, limit="200", offset=HALFWAY, ordering="title"),
+    query(search=METACHARACTERS, limit="200"),
+    query(search="e" * 200, limit="200"),
+    query(search=f'"{NOTHING[:198]}"', limit="200"),
+    query(tag=TAGS, limit="200"),
+    query(tag=TAGS[:1] * 10, limit="200", offset="5000", ordering="-due_date"),
+    query(tag=[f"{'y' * 49}{n}" for n in range(10)], limit="200"),
+    query(**DUE_RANGE, limit="200", offset="15000", ordering="-due_date"),
+    query(due_after="1970-01-01T00:00:00Z", limit="200", offset="15000", ordering="due_date,title"),
+    query(completed="false", priority="high", **DUE_RANGE, limit="200", offset=HUGE_OFFSET, ordering="-title"),
+    query(search=EVERYTHING, tag=TAGS[:2], completed="false", **DUE_RANGE, limit="200", ordering="-due_date,title"),
+    query(search=NOTHING, tag=TAGS, priority="low", limit="200", offset=HUGE_OFFSET, ordering="updated_at"),
+    query(search=METACHARACTERS[:100], tag=TAGS[:5], completed="true", limit="200", ordering="-priority,due_date"),
+]
+
+
+def test_the_costliest_lists_within_the_limits_answer_within_a_second(
+    seeded: Seeded, record_property: pytest.RecordProperty
+) -> None:
+    slow = {}
+    for probe in WITHIN_LIMITS:
+        assert len(probe) <= 2048, probe
+        response, elapsed = seeded.get(probe)
+        assert response.status == 200, (probe, response.body[:300])
+        if elapsed >= BUDGET:
+            slow[probe] = round(elapsed, 2)
+    record_property("cost_probes", len(WITHIN_LIMITS))
+
+    assert slow == {}
+    assert seeded.running_queries() == []
+
+
+# Each one past a limit, from just past it to far past it: a 400 naming what to change, as fast as any.
+OVER_LIMITS = [
+    (query(search=" ".join(["e"] * 11)), "search", "too_many_words"),
+    (query(search="e," * 11), "search", "too_many_words"),
+    (query(search="e" * 201), "search", "search_too_long"),
+    (query(tag=TAGS + ["home"]), "tag", "too_many_tags"),
+    (query(search=EVERYTHING, limit="200", padding="x" * 2048), None, "query_string_too_long"),
+    (query(search=" ".join(["e"] * 100_000)), None, "query_string_too_long"),
+    (query(tag=["home"] * 20_000), None, "query_string_too_long"),
+]
+
+
+def test_requests_past_a_limit_are_refused_at_once(seeded: Seeded, record_property: pytest.RecordProperty) -> None:
+    for probe, attr, code in OVER_LIMITS:
+        response, elapsed = seeded.get(probe)
+        assert response.status == 400, (probe[:100], response.body[:300])
+        error = response.json()["errors"][0]
+        assert (response.json()["type"], error["attr"], error["code"]) == ("validation_error", attr, code)
+        assert elapsed < BUDGET, (probe[:100], elapsed)
+    record_property("cost_probes", len(OVER_LIMITS))
+
+    assert seeded.running_queries() == []
+
+
+def test_a_statement_past_the_timeout_is_a_503_that_says_to_narrow_the_request(
+    costly_database: str, server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret_word = f"secret{uuid.uuid4().hex[:8]}"
+    env = {**server_env, "DATABASE_URL": costly_database, "DATABASE_STATEMENT_TIMEOUT": "0.001"}
+    with gunicorn(env, tmp_path_factory.mktemp("timeout") / "server.log") as server:
+        client = Client(server, token=mint_token(USER))
+        response = client.request("GET", f"{LIST}?{query(search=f'e {secret_word}', limit='200')}")
+        log = server.log_lines()
+
+    assert response.status == 503, response.body[:300]
+    assert response.json() == {
+        "type": "server_error",
+        "errors": [
+            {
+                "code": "service_unavailable",
+                "detail": "The request took longer than the database's statement timeout allows; "
+                "narrow it (fewer search words or filters, a smaller page) or try again later.",
+                "attr": None,
+            }
+        ],
+    }
+    errors = [json.loads(line) for line in log if '"level": "ERROR"' in line]
+    assert [(line["logger"], "statement timeout" in line["message"]) for line in errors] == [("django.request", True)]
+    assert not [line for line in log if secret_word in line or "search=" in line]
+
+
+def test_with_the_limits_lifted_the_statement_timeout_still_ends_a_search_in_time(
+    costly_database: str,
+    server_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    record_property: pytest.RecordProperty,
+) -> None:
+    # 5,000 words matching every task: from outside, this ran inside PostgreSQL's JIT compiler for 12+
+    # minutes, deaf to cancellation. With the JIT off, the timeout ends it; the limits are the first line.
+    lifted = {"API_SEARCH_MAX_WORDS": "100000", "API_SEARCH_MAX_LENGTH": "1000000", "API_MAX_QUERY_STRING": "1000000"}
+    env = {
+        **server_env,
+        **lifted,
+        "DATABASE_URL": f"{costly_database}?application_name={APPLICATION}",
+        "DATABASE_STATEMENT_TIMEOUT": "1",
+    }
+    with gunicorn(env, tmp_path_factory.mktemp("lifted") / "server.log") as server:
+        seeded = Seeded(costly_database, server, Client(server))
+        response, elapsed = seeded.get(query(search=" ".join(["e"] * 5000)))
+        record_property("cost_probes", 1)
+
+        assert response.status == 503, response.body[:300]
+        assert response.json()["errors"][0]["detail"].startswith("The request took longer than the database's")
+        assert elapsed < 1 + 2
+        assert seeded.running_queries() == []

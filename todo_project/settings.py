@@ -110,12 +110,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Throttle counts must be shared by every worker process: with REDIS_URL they live in Redis,
 # without it in each process's own memory (fine for one process, wrong for several).
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis sits next to us and answers in well under a millisecond: one that takes longer than this is
+# failing, and each request waiting for it would pay the wait (todo_project/cache.py).
+REDIS_TIMEOUT_MS = env.int("REDIS_TIMEOUT_MS", default=50)
+# After a failure, Redis is not asked again for this long: requests go unthrottled meanwhile.
+REDIS_RETRY_SECONDS = env.int("REDIS_RETRY_SECONDS", default=10)
+if REDIS_TIMEOUT_MS <= 0 or REDIS_RETRY_SECONDS <= 0:
+    raise ImproperlyConfigured("REDIS_TIMEOUT_MS and REDIS_RETRY_SECONDS must be positive.")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "todo_project.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_MS / 1000,
+                "socket_timeout": REDIS_TIMEOUT_MS / 1000,
+            },
         }
     }
 else:

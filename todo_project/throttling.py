@@ -4,6 +4,9 @@ DRF keeps each client's request history as one cache value that it reads, change
 workers serving the same client at the same moment both read the old history, and one request goes
 uncounted. Here a Lua script trims, counts and records in one step on a sorted set, so every worker sees
 every request. Without REDIS_URL (one process, local memory) DRF's own counting is used.
+
+The script runs on the Django cache's own Redis client (todo_project/cache.py): one connection
+configuration, and one circuit breaker that bounds what a hung Redis costs each request.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import redis
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework import throttling
+
+from .cache import CacheUnavailable
 
 if TYPE_CHECKING:  # importing DRF's views here would be circular: its settings load these classes
     from rest_framework.request import Request
@@ -37,11 +41,20 @@ return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
 """
 
 
-@cache
-def _script() -> Any:
-    # Made on first use, in each worker after gunicorn forks, so no connection is shared across processes.
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    return client.register_script(_SLIDING_WINDOW)
+# The breaker opening last warned about: one warning per opening, not one per request served unthrottled.
+_warned_since: float | None = None
+
+
+def _warn_once(exc: CacheUnavailable) -> None:
+    global _warned_since
+    if exc.since != _warned_since:
+        _warned_since = exc.since
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else "failing"
+        log.warning(
+            "Redis unavailable (%s): requests are served unthrottled for the next %s s",
+            cause,
+            settings.REDIS_RETRY_SECONDS,
+        )
 
 
 class AtomicRedisRateMixin:
@@ -57,12 +70,12 @@ class AtomicRedisRateMixin:
             return True
         now = time.time()
         try:
-            allowed, *oldest = _script()(
-                keys=[f"todo:{key}"], args=[now, self.duration, self.num_requests, uuid.uuid4().hex]
+            allowed, *oldest = cache.run_script(
+                _SLIDING_WINDOW, keys=[f"todo:{key}"], args=[now, self.duration, self.num_requests, uuid.uuid4().hex]
             )
-        except redis.RedisError as exc:
+        except CacheUnavailable as exc:
             # Throttling protects the service; it must not be the reason the service is down.
-            log.warning("throttle not counted, Redis unavailable: %s", type(exc).__name__)
+            _warn_once(exc)
             return True
         self._wait = 0.0 if allowed else self.duration - (now - float(oldest[0]))
         return bool(allowed)

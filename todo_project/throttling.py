@@ -18,15 +18,22 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework import throttling
+from rest_framework import exceptions, throttling
+from rest_framework.settings import api_settings
 
 from .cache import CacheUnavailable
 
 if TYPE_CHECKING:  # importing DRF's views here would be circular: its settings load these classes
+    from django.http import HttpRequest
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
 log = logging.getLogger("todo.throttling")
+
+# DRF checks authentication, then permissions, then throttles: a request it refuses at either of the first
+# two steps was never counted, so a flood of junk tokens or of another user's paths went unlimited.
+# (IsOwner is a view-level permission: no 403 comes after the throttles and gets counted twice.)
+UNCOUNTED_REFUSALS = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)
 
 # KEYS[1]: the client's history; ARGV: now, window (s), limit, a unique member for this request.
 # Returns {1} when the request is allowed, or {0, oldest timestamp kept} when it is not.
@@ -92,3 +99,20 @@ class AnonRateThrottle(AtomicRedisRateMixin, throttling.AnonRateThrottle):
 
 class UserRateThrottle(AtomicRedisRateMixin, throttling.UserRateThrottle):
     """Per token user."""
+
+
+def count_refusal(request: Request | HttpRequest, view: APIView | None = None) -> exceptions.Throttled | None:
+    """Counts a refused request as DRF counts a served one: the Throttled to answer instead when over a limit.
+
+    For DRF's refusals (UNCOUNTED_REFUSALS) the view's throttles; for Django's own (a 404 on an unknown
+    URL, outside any DRF view) the default ones, which count an unauthenticated client by its address.
+    """
+    if view is not None:
+        throttles = view.get_throttles()
+    else:
+        throttles = [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
+    # Every throttle counts the request, as DRF's check_throttles does, and the longest wait wins.
+    waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(request, view)]
+    if not waits:
+        return None
+    return exceptions.Throttled(max((wait for wait in waits if wait is not None), default=None))

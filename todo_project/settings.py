@@ -297,7 +297,11 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "todo_project.middleware.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "todo_project.middleware.RequestIdFilter"},
+        # No query string and no line past a bound, whichever logger wrote it (todo_project/logsafe.py).
+        "redact": {"()": "todo_project.logsafe.RedactFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -306,7 +310,7 @@ LOGGING = {
         },
     },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "redact"]},
     },
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -15,6 +15,7 @@ TALLIES = {
     "hostile_requests": "hostile requests",
     "concurrent_operations": "concurrent operations",
     "faults_injected": "faults injected",
+    "log_probes": "log probes",
 }
 
 

@@ -3,13 +3,16 @@
 A client controls the request line, so anything that quotes it (Django's error records, gunicorn's
 "Error handling request /path?query", nginx's error log) could write a token or a megabyte into the
 logs. ``RedactFilter``, on the one stderr handler (settings.LOGGING, also gunicorn's error log), passes
-every record's text through ``redact``.
+every record's text through ``redact``; ``JsonFormatter`` does the same for its traceback.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+from pythonjsonlogger import json as jsonlogger
 
 # A path (or URL) followed by a query: the path is kept, the query replaced. Stops at whitespace and
 # quotes, so a request line ("GET /p?x HTTP/1.1") or a repr ("<WSGIRequest: GET '/p?x'>") keeps its end.
@@ -30,7 +33,7 @@ def redact(text: str, limit: int = 500) -> str:
 
 
 class RedactFilter(logging.Filter):
-    """Redacts a record's message, its string extras and its traceback; its ``request`` becomes ``method path``."""
+    """Redacts a record's message and string extras; its ``request`` becomes ``method path``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage()), None
@@ -41,8 +44,12 @@ class RedactFilter(logging.Filter):
         for name, value in list(vars(record).items()):
             if name not in _RECORD_ATTRIBUTES and isinstance(value, str):
                 setattr(record, name, redact(value))
-        if record.exc_info:
-            # Formatted here, as the JSON formatter would, so that its text is redacted too.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), TRACEBACK_LIMIT)
-            record.exc_info = None
         return True
+
+
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """The JSON log line, with its traceback redacted: left to the formatter because a filter that dropped
+    the record's exc_info would take it from every other handler too."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatException(ei), TRACEBACK_LIMIT)

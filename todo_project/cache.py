@@ -37,17 +37,17 @@ class CacheUnavailable(Exception):
 class _Breaker:
     def __init__(self) -> None:
         self.opened_at = 0.0
-        self.closed_at = 0.0
+        self.retry_at = 0.0
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        if time.monotonic() < self.closed_at:
+        if time.monotonic() < self.retry_at:
             raise CacheUnavailable(self.opened_at)
         try:
             yield
         except redis.RedisError as exc:
             self.opened_at = time.monotonic()
-            self.closed_at = self.opened_at + settings.REDIS_RETRY_SECONDS
+            self.retry_at = self.opened_at + settings.REDIS_RETRY_SECONDS
             raise CacheUnavailable(self.opened_at) from exc
 
 

@@ -103,3 +103,18 @@ def test_cors_allows_the_local_front_end_in_development_only() -> None:
 def test_the_cache_is_redis_when_redis_url_is_set() -> None:
     assert "RedisCache" in start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0").stdout
     assert "LocMemCache" in start("CACHES", DJANGO_DEBUG="1").stdout
+
+
+def test_the_redis_timeouts_come_from_redis_timeout_ms() -> None:
+    caches = start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0", REDIS_TIMEOUT_MS="80").stdout
+
+    assert "todo_project.cache.RedisCache" in caches
+    assert "'socket_timeout': 0.08" in caches and "'socket_connect_timeout': 0.08" in caches
+
+
+@pytest.mark.parametrize("name", ["REDIS_TIMEOUT_MS", "REDIS_RETRY_SECONDS"])
+def test_it_refuses_a_redis_bound_that_is_not_positive(name: str) -> None:
+    result = start(DJANGO_DEBUG="1", **{name: "0"})
+
+    assert result.returncode != 0
+    assert "REDIS_TIMEOUT_MS and REDIS_RETRY_SECONDS must be positive" in result.stderr

@@ -79,8 +79,13 @@ class RedisCache(django_redis.RedisCache):
     def _cache(self) -> _GuardedClient:  # type: ignore[override]
         return _GuardedClient(self._class(self._servers, **self._options))
 
+    @cached_property
+    def _script_client(self) -> redis.Redis:
+        # On the pool of Django's own calls. Kept, not made per call as Django does: making one costs more
+        # than the script's round trip, and the throttle runs on every request.
+        return self._cache._client.get_client(write=True)
+
     def run_script(self, script: str, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Runs a Lua script on the cache's own Redis (EVALSHA, loading it on first use)."""
         with _breaker.guard():
-            client = self._cache._client.get_client(write=True)
-            return client.register_script(script)(keys=keys, args=args)
+            return self._script_client.register_script(script)(keys=keys, args=args)

@@ -76,7 +76,7 @@ class RedisCache(django_redis.RedisCache):
     """Django's Redis cache whose calls fail fast, as ``CacheUnavailable``, while Redis is failing."""
 
     @cached_property
-    def _cache(self) -> _GuardedClient:  # type: ignore[override]
+    def _cache(self) -> _GuardedClient:
         return _GuardedClient(self._class(self._servers, **self._options))
 
     @cached_property

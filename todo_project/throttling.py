@@ -58,7 +58,7 @@ def _warn_once(exc: CacheUnavailable) -> None:
         _warned_since = exc.since
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "failing"
         log.warning(
-            "Redis unavailable (%s): requests are served unthrottled for the next %s s",
+            "Redis unavailable (%s): requests are served unthrottled; it is asked again every %s s",
             cause,
             settings.REDIS_RETRY_SECONDS,
         )

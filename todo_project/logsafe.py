@@ -36,7 +36,12 @@ class RedactFilter(logging.Filter):
     """Redacts a record's message and string extras; its ``request`` becomes ``method path``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # A filter's exception reaches the code that logged, unlike a formatter's: never fail a request.
+            message = f"{record.msg} (arguments did not fit the format)"
+        record.msg, record.args = redact(message), None
         request = getattr(record, "request", None)
         if request is not None and not isinstance(request, str):
             # Django's error records carry the request itself, whose repr holds the full URL.
@@ -51,5 +56,5 @@ class JsonFormatter(jsonlogger.JsonFormatter):
     """The JSON log line, with its traceback redacted: left to the formatter because a filter that dropped
     the record's exc_info would take it from every other handler too."""
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, ei: Any) -> str:
         return redact(super().formatException(ei), TRACEBACK_LIMIT)

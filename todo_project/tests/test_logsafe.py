@@ -84,3 +84,11 @@ def test_no_log_line_is_longer_than_its_bound(stderr: io.StringIO) -> None:
     assert len(lines) == 2
     assert all(len(line) < 2000 for line in lines), [len(line) for line in lines]
     assert json.loads(lines[0])["path"].endswith(CUT)
+
+
+def test_a_log_call_whose_arguments_do_not_fit_still_logs(stderr: io.StringIO) -> None:
+    logging.getLogger("todo.test").warning("two: %s %s", f"/p?token={SECRET}")
+
+    record = json.loads(stderr.getvalue())
+    assert record["message"].startswith("two: %s %s")
+    assert SECRET not in stderr.getvalue()

@@ -10,6 +10,8 @@ from django.core.cache import cache
 from jwt import PyJWK, PyJWKClient, PyJWKSet, PyJWTError
 from rest_framework_simplejwt.exceptions import TokenBackendError
 
+from todo_project.cache import CacheUnavailable
+
 # The sign-in server sits next to us: a JWKS that takes longer than this is down, and every
 # request waiting for it holds a worker.
 FETCH_TIMEOUT_SECONDS = 3
@@ -28,7 +30,12 @@ class KeyUnavailable(TokenBackendError):
 
 def signing_key(url: str, kid: str, algorithm: str) -> PyJWK:
     """The public key ``kid`` from the JWKS at ``url``, bound to ``algorithm``, the only one it may verify."""
-    jwk = _find(url, kid)
+    try:
+        jwk = _find(url, kid)
+    except CacheUnavailable:
+        # Without the shared cache, neither the keys nor the refetch cooldown hold: fetching the set for
+        # every token instead would let a flood of tokens (unthrottled meanwhile) flood the sign-in server.
+        raise KeyUnavailable("JWKS not cached: the cache (Redis) is unavailable") from None
     if jwk.get("alg", algorithm) != algorithm:
         raise KeyUnavailable(f"JWKS key {kid!r} is for {jwk['alg']!r}, not {algorithm!r}")
     if jwk.get("use", "sig") != "sig":

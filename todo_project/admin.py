@@ -10,7 +10,6 @@ cache round trip and a 429, so a flood of guesses never reaches the password has
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from axes.signals import user_locked_out
@@ -19,16 +18,15 @@ from django.contrib import admin
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 
 from .errors import error_response
-from .throttling import AdminLoginThrottle, AnonRateThrottle, client_address
+from .throttling import AdminLoginThrottle, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 
 
-class LoginLockedOut(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class LoginLockedOut(exceptions.Throttled):
     default_detail = (
         "Too many failed logins for this username or from this address. Try again later, "
         "or ask an administrator to unlock it."
@@ -44,21 +42,13 @@ class AdminSite(admin.AdminSite):
             throttle = AdminLoginThrottle()
             if not throttle.allow_request(request, None):
                 security_log.warning("admin login throttled: client=%s", client_address(request))
-                wait = throttle.wait()
-                return _too_many(exceptions.Throttled(wait), wait)
+                return error_response(exceptions.Throttled(throttle.wait()))
         return super().login(request, extra_context)
 
 
 def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
     """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): a 429 in the project's error shape."""
-    return _too_many(LoginLockedOut(), settings.AXES_COOLOFF_TIME.total_seconds())
-
-
-def _too_many(exc: exceptions.APIException, wait: float | None) -> HttpResponse:
-    response = error_response(exc)
-    if wait is not None:
-        response["Retry-After"] = str(math.ceil(wait))
-    return response
+    return error_response(LoginLockedOut(settings.AXES_COOLOFF_TIME.total_seconds()))
 
 
 @receiver(user_login_failed)
@@ -72,7 +62,7 @@ def _log_and_count_failure(
         "admin login failed: username=%r client=%s", credentials.get("username"), client_address(request)
     )
     # Counted against the address like any other refused request (errors.py does so for failed tokens).
-    AnonRateThrottle().allow_request(request, None)
+    count_refusal(request)
 
 
 @receiver(user_locked_out)

@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from .renderers import JSONRenderer
-from .throttling import AnonRateThrottle
+from .throttling import UNCOUNTED_REFUSALS, count_refusal
 
 security_log = logging.getLogger("todo.security")
 error_log = logging.getLogger("django.request")
@@ -57,8 +57,8 @@ def database_error(exc: Exception) -> DatabaseUnavailable:
 
 
 class ApiExceptionHandler(ExceptionHandler):
-    """drf-standardized-errors' handler, plus a 413 for oversized bodies, throttled
-    authentication failures and one security-log line per refused request."""
+    """drf-standardized-errors' handler, plus a 413 for oversized bodies, refusals counted by the
+    throttles (throttling.py) and one security-log line per refused request."""
 
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         # Django raises this past DATA_UPLOAD_MAX_MEMORY_SIZE; left alone it would be a 500.
@@ -70,12 +70,10 @@ class ApiExceptionHandler(ExceptionHandler):
         # Logged by the package as one line on django.request, its message the detail: never the SQL.
         if isinstance(exc, DATABASE_DOWN):
             return database_error(exc)
-        # DRF checks throttles only after authentication succeeds, so without this a flood
-        # of junk tokens would never be limited: failures count against the client address.
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-            throttle = AnonRateThrottle()
-            if not throttle.allow_request(self.context["request"], self.context["view"]):
-                return exceptions.Throttled(throttle.wait())
+        if isinstance(exc, UNCOUNTED_REFUSALS):
+            throttled = count_refusal(self.context["request"], self.context["view"])
+            if throttled is not None:
+                return throttled
         return super().convert_known_exceptions(exc)
 
     def report_exception(self, exc: exceptions.APIException, response: Response) -> None:
@@ -119,7 +117,10 @@ class DatabaseUnavailableMiddleware:
 
 def error_response(exc: exceptions.APIException) -> JsonResponse:
     body = package_settings.EXCEPTION_FORMATTER_CLASS(exc, {}, exc).run()
-    return JsonResponse(body, status=exc.status_code)
+    response = JsonResponse(body, status=exc.status_code)
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(exc.wait)
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
@@ -131,7 +132,8 @@ def permission_denied(request: HttpRequest, exception: Exception) -> JsonRespons
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
-    return error_response(exceptions.NotFound())
+    # Outside DRF, so never throttled by it: a scan of unknown URLs counts like any other request.
+    return error_response(count_refusal(request) or exceptions.NotFound())
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

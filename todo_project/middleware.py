@@ -29,17 +29,6 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class PathOnlyFilter(logging.Filter):
-    """Django's error log lines carry the request, whose repr holds its query string: which could carry
-    anything, a token or a user's search included. Only the method and the path are kept."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        request = getattr(record, "request", None)
-        if isinstance(request, HttpRequest):
-            record.request = f"{request.method} {request.path}"
-        return True
-
-
 class RequestLogMiddleware:
     """Takes a sane ``X-Request-ID`` or makes one, echoes it, and logs the request once it is answered."""
 

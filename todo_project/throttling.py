@@ -4,6 +4,9 @@ DRF keeps each client's request history as one cache value that it reads, change
 workers serving the same client at the same moment both read the old history, and one request goes
 uncounted. Here a Lua script trims, counts and records in one step on a sorted set, so every worker sees
 every request. Without REDIS_URL (one process, local memory) DRF's own counting is used.
+
+The script runs on the Django cache's own Redis client (todo_project/cache.py): one connection
+configuration, and one circuit breaker that bounds what a hung Redis costs each request.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import ipaddress
 import logging
 import time
 import uuid
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import redis
 from django.conf import settings
-from rest_framework import throttling
+from django.core.cache import cache
+from rest_framework import exceptions, throttling
+from rest_framework.settings import api_settings
+
+from .cache import CacheUnavailable
 
 if TYPE_CHECKING:  # importing DRF's views here would be circular: its settings load these classes
     from django.http import HttpRequest
@@ -25,6 +30,11 @@ if TYPE_CHECKING:  # importing DRF's views here would be circular: its settings 
     from rest_framework.views import APIView
 
 log = logging.getLogger("todo.throttling")
+
+# DRF checks authentication, then permissions, then throttles: a request it refuses at either of the first
+# two steps was never counted, so a flood of junk tokens or of another user's paths went unlimited.
+# (IsOwner is a view-level permission: no 403 comes after the throttles and gets counted twice.)
+UNCOUNTED_REFUSALS = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)
 
 # KEYS[1]: the client's history; ARGV: now, window (s), limit, a unique member for this request.
 # Returns {1} when the request is allowed, or {0, oldest timestamp kept} when it is not.
@@ -39,11 +49,20 @@ return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
 """
 
 
-@cache
-def _script() -> Any:
-    # Made on first use, in each worker after gunicorn forks, so no connection is shared across processes.
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    return client.register_script(_SLIDING_WINDOW)
+# The breaker opening last warned about: one warning per opening, not one per request served unthrottled.
+_warned_since: float | None = None
+
+
+def _warn_once(exc: CacheUnavailable) -> None:
+    global _warned_since
+    if exc.since != _warned_since:
+        _warned_since = exc.since
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else "failing"
+        log.warning(
+            "Redis unavailable (%s): requests are served unthrottled; it is asked again every %s s",
+            cause,
+            settings.REDIS_RETRY_SECONDS,
+        )
 
 
 class AtomicRedisRateMixin:
@@ -59,12 +78,12 @@ class AtomicRedisRateMixin:
             return True
         now = time.time()
         try:
-            allowed, *oldest = _script()(
-                keys=[f"todo:{key}"], args=[now, self.duration, self.num_requests, uuid.uuid4().hex]
+            allowed, *oldest = cache.run_script(
+                _SLIDING_WINDOW, keys=[f"todo:{key}"], args=[now, self.duration, self.num_requests, uuid.uuid4().hex]
             )
-        except redis.RedisError as exc:
+        except CacheUnavailable as exc:
             # Throttling protects the service; it must not be the reason the service is down.
-            log.warning("throttle not counted, Redis unavailable: %s", type(exc).__name__)
+            _warn_once(exc)
             return True
         self._wait = 0.0 if allowed else self.duration - (now - float(oldest[0]))
         return bool(allowed)
@@ -103,3 +122,20 @@ def client_address(request: HttpRequest) -> str:
         # address (and would fail the lockout's inet column), so the connection's own address stands in.
         return request.META.get("REMOTE_ADDR", "")
     return address
+
+
+def count_refusal(request: Request | HttpRequest, view: APIView | None = None) -> exceptions.Throttled | None:
+    """Counts a refused request as DRF counts a served one: the Throttled to answer instead when over a limit.
+
+    For DRF's refusals (UNCOUNTED_REFUSALS) the view's throttles; for Django's own (a 404 on an unknown
+    URL, outside any DRF view) the default ones, which count an unauthenticated client by its address.
+    """
+    if view is not None:
+        throttles = view.get_throttles()
+    else:
+        throttles = [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
+    # Every throttle counts the request, as DRF's check_throttles does, and the longest wait wins.
+    waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(request, view)]
+    if not waits:
+        return None
+    return exceptions.Throttled(max((wait for wait in waits if wait is not None), default=None))

@@ -23,6 +23,7 @@ TALLIES = {
     "concurrent_operations": "concurrent operations",
     "faults_injected": "faults injected",
     "cost_probes": "cost probes",
+    "log_probes": "log probes",
 }
 
 

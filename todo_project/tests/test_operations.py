@@ -161,3 +161,32 @@ def test_check_deploy_flags_a_deployment_without_them() -> None:
 
     assert result.returncode != 0
     assert "security.W004" in result.stderr + result.stdout
+
+
+def test_refusals_for_another_users_path_count_against_the_token_user(
+    alice: APIClient, bob: APIClient, low_rates: None
+) -> None:
+    statuses = [alice.get(f"/api/{BOB}/tasks/").status_code for _ in range(4)]
+    response = alice.get(f"/api/{ALICE}/tasks/")
+
+    assert statuses == [403, 403, 403, 429]
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert bob.get(f"/api/{BOB}/tasks/").status_code == 200
+
+
+def test_unknown_urls_count_against_the_client_address(db: None, low_rates: None) -> None:
+    scanner = APIClient()
+
+    statuses = [scanner.get(f"/wp-admin/{n}.php").status_code for n in range(3)]
+    response = scanner.get("/.env")
+
+    assert statuses == [404, 404, 404]
+    assert response.status_code == 429
+    assert response.json() == {
+        "type": "client_error",
+        "errors": [{"code": "throttled", "detail": response.json()["errors"][0]["detail"], "attr": None}],
+    }
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert APIClient().get(f"/api/{ALICE}/tasks/").status_code == 429
+    assert client_for(ALICE).get(f"/api/{ALICE}/tasks/").status_code == 200

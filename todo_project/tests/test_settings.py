@@ -158,6 +158,8 @@ def test_options_in_the_database_url_come_after_the_defaults_and_win() -> None:
         ("JWT_MAX_TOKEN_LIFETIME", "0"),
         ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
         ("ADMIN_LOCKOUT_MINUTES", "-1"),
+        ("REDIS_TIMEOUT_MS", "0"),
+        ("REDIS_RETRY_SECONDS", "0"),
     ],
 )
 def test_a_limit_below_one_stops_start_up(name: str, value: str) -> None:
@@ -165,3 +167,10 @@ def test_a_limit_below_one_stops_start_up(name: str, value: str) -> None:
 
     assert result.returncode != 0
     assert f"{name} must be a positive number" in result.stderr
+
+
+def test_the_redis_timeouts_come_from_redis_timeout_ms() -> None:
+    caches = start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0", REDIS_TIMEOUT_MS="80").stdout
+
+    assert "todo_project.cache.RedisCache" in caches
+    assert "'socket_timeout': 0.08" in caches and "'socket_connect_timeout': 0.08" in caches

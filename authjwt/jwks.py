@@ -1,4 +1,9 @@
-"""The sign-in server's public keys (its JWKS), fetched over HTTP and kept in Django's shared cache."""
+"""The sign-in server's public keys (its JWKS), fetched over HTTP and kept in Django's shared cache.
+
+While the shared cache (Redis) is unavailable, each process keeps its own copy, with the same expiry, refetch
+cooldown and failure back-off: Better Auth's tokens keep working, and the sign-in server is asked at most as often
+per process as it otherwise is across all of them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from jwt import PyJWK, PyJWKClient, PyJWKSet, PyJWTError
 from rest_framework_simplejwt.exceptions import TokenBackendError
 
@@ -24,6 +31,10 @@ REFETCH_COOLDOWN_SECONDS = 60
 RETRY_AFTER_FAILURE_SECONDS = 10
 
 
+# This process's stand-in for the shared cache while Redis is out (todo_project/cache.py's breaker).
+_process_cache = LocMemCache("authjwt-jwks", {})
+
+
 class KeyUnavailable(TokenBackendError):
     """No usable key for a token: the JWKS is unreachable or garbage, has no such kid, or the key does not fit."""
 
@@ -31,11 +42,11 @@ class KeyUnavailable(TokenBackendError):
 def signing_key(url: str, kid: str, algorithm: str) -> PyJWK:
     """The public key ``kid`` from the JWKS at ``url``, bound to ``algorithm``, the only one it may verify."""
     try:
-        jwk = _find(url, kid)
+        jwk = _find(url, kid, cache)
     except CacheUnavailable:
-        # Without the shared cache, neither the keys nor the refetch cooldown hold: fetching the set for
-        # every token instead would let a flood of tokens (unthrottled meanwhile) flood the sign-in server.
-        raise KeyUnavailable("JWKS not cached: the cache (Redis) is unavailable") from None
+        # Not "fetch for every token": the cooldowns must still hold, or a flood of tokens (unthrottled while
+        # Redis is out) would become a flood on the sign-in server.
+        jwk = _find(url, kid, _process_cache)
     if jwk.get("alg", algorithm) != algorithm:
         raise KeyUnavailable(f"JWKS key {kid!r} is for {jwk['alg']!r}, not {algorithm!r}")
     if jwk.get("use", "sig") != "sig":
@@ -47,14 +58,14 @@ def signing_key(url: str, kid: str, algorithm: str) -> PyJWK:
         raise KeyUnavailable(f"JWKS key {kid!r} does not fit {algorithm!r}: {exc}") from None
 
 
-def _find(url: str, kid: str) -> dict[str, Any]:
-    jwks = cache.get(_cache_key("keys", url))
+def _find(url: str, kid: str, store: BaseCache) -> dict[str, Any]:
+    jwks = store.get(_cache_key("keys", url))
     if jwks is None:
         # Once per JWT_JWKS_CACHE_SECONDS, by whichever workers need the keys first.
-        jwks = _fetch(url)
-    elif _lookup(jwks, kid) is None and cache.add(_cache_key("refetch", url), True, REFETCH_COOLDOWN_SECONDS):
+        jwks = _fetch(url, store)
+    elif _lookup(jwks, kid) is None and store.add(_cache_key("refetch", url), True, REFETCH_COOLDOWN_SECONDS):
         # add() is atomic (SET NX in Redis): of all the workers, one wins and refetches.
-        jwks = _fetch(url)
+        jwks = _fetch(url, store)
     jwk = _lookup(jwks, kid)
     if jwk is None:
         # The kid is the client's: only its start goes to the log.
@@ -62,8 +73,8 @@ def _find(url: str, kid: str) -> dict[str, Any]:
     return jwk
 
 
-def _fetch(url: str) -> dict[str, Any]:
-    failure = cache.get(_cache_key("failure", url))
+def _fetch(url: str, store: BaseCache) -> dict[str, Any]:
+    failure = store.get(_cache_key("failure", url))
     if failure is not None:
         raise KeyUnavailable(failure)
     try:
@@ -73,10 +84,10 @@ def _fetch(url: str) -> dict[str, Any]:
     except (PyJWTError, OSError, ValueError, RecursionError) as exc:
         # OSError: the connection dropped mid-body; ValueError: not JSON; RecursionError: absurdly nested JSON.
         failure = f"JWKS at {url} unavailable: {exc}"
-        cache.set(_cache_key("failure", url), failure, RETRY_AFTER_FAILURE_SECONDS)
+        store.set(_cache_key("failure", url), failure, RETRY_AFTER_FAILURE_SECONDS)
         raise KeyUnavailable(failure) from None
     # The parsed JSON, not key objects: any worker (and any version of this code) can read it back.
-    cache.set(_cache_key("keys", url), jwks, settings.JWT_JWKS_CACHE_SECONDS)
+    store.set(_cache_key("keys", url), jwks, settings.JWT_JWKS_CACHE_SECONDS)
     return jwks
 
 

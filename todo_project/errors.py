@@ -64,7 +64,8 @@ class ApiExceptionHandler(ExceptionHandler):
                 code,
                 getattr(exc, "reason", str(exc.detail)),
                 request.path,
-                request.META.get("REMOTE_ADDR"),
+                # The address the throttles count: behind the edge, REMOTE_ADDR is its socket's (empty).
+                AnonRateThrottle().get_ident(request),
             )
         super().report_exception(exc, response)
 

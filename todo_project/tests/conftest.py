@@ -15,6 +15,7 @@ TALLIES = {
     "hostile_requests": "hostile requests",
     "concurrent_operations": "concurrent operations",
     "faults_injected": "faults injected",
+    "slow_clients": "slow clients",
 }
 
 

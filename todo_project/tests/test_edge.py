@@ -243,3 +243,27 @@ def test_a_request_cut_short_is_dropped_and_never_reaches_the_app(
     assert answers == [b"", b""]
     assert time.monotonic() - started < 15
     assert not [path for path in app_paths(edge) if "cut-short" in path]
+
+
+def test_the_edge_logs_json_lines_without_query_strings_or_long_paths(
+    edge: Server, record_property: pytest.RecordProperty
+) -> None:
+    secret = f"secret-{time.monotonic_ns()}"
+    too_large = request(
+        f"{POST.replace('/tasks/', f'/tasks/?token={secret}', 1)}Content-Length: 70000\n", b"x" * 70_000
+    )
+    long_path = "/" + "p" * 5000
+    send_raw(edge.port, too_large)  # logged by nginx's error log, whose lines hold the request line
+    send_raw(edge.port, request(f"TRACE {long_path}?token={secret} HTTP/1.1\nHost: 127.0.0.1\n"))
+    record_property("hostile_requests", 2)
+
+    deadline = time.monotonic() + 5  # nginx and the launcher write their lines asynchronously
+    while time.monotonic() < deadline and len([line for line in edge.log_lines() if '"logger": "nginx"' in line]) < 3:
+        time.sleep(0.1)
+    lines = [line for line in edge.log_lines() if '"logger": "nginx"' in line]
+    records = [json.loads(line) for line in lines]
+    assert secret not in edge.log.read_text()
+    assert any("too large body" in record["message"] for record in records)
+    assert {"path": long_path[:256], "status": 405} in [
+        {"path": record.get("path"), "status": record.get("status")} for record in records
+    ]

@@ -55,11 +55,12 @@ class Server:
 
     def worker_pids(self) -> set[int]:
         """The gunicorn workers behind this server's edge: the children of the launcher's gunicorn master."""
-        masters = {pid for pid in _children(self.process.pid) if b"gunicorn" in _command_line(pid)}
-        return {pid for master in masters for pid in _children(master)}
+        masters = {pid for pid in children(self.process.pid) if b"gunicorn" in command_line(pid)}
+        return {pid for master in masters for pid in children(master)}
 
 
-def _children(parent: int) -> set[int]:
+def children(parent: int) -> set[int]:
+    """The pids of the processes whose parent is ``parent``, from /proc."""
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -72,7 +73,7 @@ def _children(parent: int) -> set[int]:
     return pids
 
 
-def _command_line(pid: int) -> bytes:
+def command_line(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:

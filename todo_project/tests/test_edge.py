@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Server, serve
+from todo_project.tests.servers import Server, children, command_line, serve
 
 pytestmark = pytest.mark.reliability
 
@@ -267,3 +270,15 @@ def test_the_edge_logs_json_lines_without_query_strings_or_long_paths(
     assert {"path": long_path[:256], "status": 405} in [
         {"path": record.get("path"), "status": record.get("status")} for record in records
     ]
+
+
+def test_when_gunicorn_exits_the_launcher_stops_nginx_and_fails(server_env: dict[str, str], tmp_path: Path) -> None:
+    # A supervisor restarts what exits non-zero; a lone nginx would answer 503 for ever instead.
+    with serve(server_env, tmp_path / "server.log") as server:
+        launcher_children = children(server.process.pid)
+        (gunicorn,) = [pid for pid in launcher_children if b"gunicorn" in command_line(pid)]
+        os.kill(gunicorn, signal.SIGTERM)
+        status = server.process.wait(timeout=40)
+
+        assert status != 0
+        assert not [pid for pid in launcher_children if Path(f"/proc/{pid}").exists()]

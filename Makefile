@@ -29,12 +29,13 @@ run: $(VENV)/.run-deps
 		"$$($(BIN)/python manage.py shell -v 0 -c 'from django.conf import settings; print(*settings.CORS_ALLOWED_ORIGINS)')"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# The production setup, locally: debug off, gunicorn, JSON logs. Needs DJANGO_SECRET_KEY and
-# BETTER_AUTH_SECRET in the environment or in .env (see .env.example).
+# The production setup, locally: debug off, nginx in front of gunicorn (deploy/serve.py), JSON logs, on
+# SERVE_BIND (127.0.0.1:8000). Needs nginx, and DJANGO_SECRET_KEY and BETTER_AUTH_SECRET in the environment
+# or in .env (see .env.example).
 serve: $(VENV)/.run-deps
 	DJANGO_DEBUG=0 $(BIN)/python manage.py migrate --noinput --verbosity 0
 	DJANGO_DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	DJANGO_DEBUG=0 $(BIN)/gunicorn -c gunicorn.conf.py
+	DJANGO_DEBUG=0 $(BIN)/python deploy/serve.py
 
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check .

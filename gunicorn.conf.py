@@ -1,4 +1,4 @@
-"""Gunicorn settings for production: ``gunicorn -c gunicorn.conf.py`` (``make serve`` locally)."""
+"""Gunicorn settings for production, behind the edge: deploy/serve.py runs both (``make serve`` locally)."""
 
 import gc
 import multiprocessing
@@ -19,12 +19,14 @@ errorlog = "-"
 # Gunicorn's own lines (start-up, worker timeouts, "Error handling request /path?query") go to the app's
 # stderr handler: the same JSON, and the same redaction of query strings and long lines.
 logconfig_dict = {**LOGGING, "loggers": {**LOGGING["loggers"], "gunicorn.error": {"level": "INFO", "propagate": True}}}
-# A header line past this gets gunicorn's own HTML 431, never seen by the app. 64 KiB (the body limit
-# too) lets an absurd token reach the authentication, which refuses it with a JSON 401 like any other.
+# Clients reach gunicorn only through the edge (deploy/nginx.conf), which bounds the request line and the
+# headers and answers past them in JSON. Gunicorn's own limits sit at or above the edge's, so it never
+# answers first in its HTML or plain text: the request line at its maximum (8 KiB, like the edge's); a
+# header at 64 KiB, above all the headers the edge lets through together (about 33 KiB), since the edge
+# joins repeated X-Forwarded-For headers into one; as many headers as it allows (the edge bounds their size).
+limit_request_line = 8190
 limit_request_field_size = 64 * 1024
-# Likewise for the request line: 0 lets gunicorn take up to 1 MiB (its own hard cap) instead of 4 KiB, so a
-# long query string meets the app's validation and a JSON 400 rather than gunicorn's HTML 414.
-limit_request_line = 0
+limit_request_fields = 32768
 
 
 def pre_fork(server, worker):

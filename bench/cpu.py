@@ -1,8 +1,9 @@
 """CPU accounting from /proc: what one measured run cost each side, and how busy the rest of the machine was.
 
 A shared machine is noisy: other processes (a test suite, a build) take cores from the run. Each run
-records the CPU the server's workers and the benchmark database's backends used per request, and the
-share of the machine used by everything outside the benchmark, so a noisy figure shows as noisy.
+records the CPU the server (nginx, gunicorn and their workers) and the benchmark database's backends used
+per request, and the share of the machine used by everything outside the benchmark, so a noisy figure
+shows as noisy.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Snapshot:
 
 @dataclass
 class Usage:
-    worker_ms: float  # CPU of the server's workers, per request
+    worker_ms: float  # CPU of the server (nginx, gunicorn and their workers), per request
     database_ms: float  # CPU of the benchmark database's backends, per request
     foreign_share: float  # share of all cores used by processes outside the benchmark
 
@@ -53,12 +54,14 @@ def snapshot() -> Snapshot:
 
 
 def usage(before: Snapshot, after: Snapshot, *, master: int, idle_master: int, database: str, requests: int) -> Usage:
-    """What a run between two snapshots cost: ``master`` is the gunicorn under load, ``idle_master`` the other."""
-    own = {os.getpid(), idle_master}
+    """What a run between two snapshots cost: ``master`` is the launcher (deploy/serve.py) of the server under
+    load, whose nginx and gunicorn, with their workers, are its server's cost; ``idle_master`` the other's."""
+    server = _tree(after, master)
+    own = _tree(after, idle_master) | {os.getpid()}
     workers = database_ticks = benchmark = 0
     for pid, (parent, command, ticks) in after.processes.items():
         spent = ticks - before.processes.get(pid, (0, "", 0))[2]
-        if master in (pid, parent):
+        if pid in server:
             workers += spent
         elif command.startswith("postgres: ") and f" {database} " in command:
             database_ticks += spent
@@ -73,3 +76,11 @@ def usage(before: Snapshot, after: Snapshot, *, master: int, idle_master: int, d
         database_ms=database_ticks * per_request,
         foreign_share=foreign / max(after.total - before.total, 1),
     )
+
+
+def _tree(snapshot: Snapshot, root: int) -> set[int]:
+    """``root`` and every process under it."""
+    tree = {root}
+    while grown := {pid for pid, (parent, _, _) in snapshot.processes.items() if parent in tree} - tree:
+        tree |= grown
+    return tree

@@ -1,6 +1,6 @@
 """The floor: the least a Python WSGI app can do to answer the benchmark's requests with our API's bytes.
 
-``gunicorn -c gunicorn.conf.py bench.floor:app``, with the same environment as the API. It verifies the
+``python deploy/serve.py bench.floor:app`` (the same stack), with the same environment as the API. It verifies the
 same tokens (PyJWT, HS256, the same leeway, required ``exp``, the same user-id checks), enforces the same
 ownership (403 for another user's URL, 404 for a task that is not one of the user's live tasks), runs the
 same statements' work (a count and a page for lists, one INSERT/UPDATE … RETURNING per write) on one

@@ -240,8 +240,9 @@ def markdown(results: Results, notes: str) -> str:
         "",
         "## Setup",
         "",
-        f"- Both servers: `gunicorn -c gunicorn.conf.py` (sync workers, `WEB_CONCURRENCY={settings['workers']}` each, "
-        "loopback), our API with `DJANGO_DEBUG=0`, fresh secrets, PostgreSQL on 127.0.0.1, Redis on 127.0.0.1 "
+        "- Both servers: the production stack, `deploy/serve.py`: nginx (`deploy/nginx.conf`, on loopback) "
+        f"in front of `gunicorn -c gunicorn.conf.py` (sync workers, `WEB_CONCURRENCY={settings['workers']}` each, "
+        "on a unix socket), our API with `DJANGO_DEBUG=0`, fresh secrets, PostgreSQL on 127.0.0.1, Redis on 127.0.0.1 "
         "(`REDIS_URL`, for the throttle counts, as deployed) and its JSON request log at the default `INFO` level, "
         "written to a file.",
         f"- `API_THROTTLE_RATE={settings['throttle_rate']}`: high enough never to refuse a request, but with a "
@@ -258,10 +259,10 @@ def markdown(results: Results, notes: str) -> str:
         f"{settings['duration']} s per scenario and server; {settings['rounds']} round(s), ours and the floor "
         "alternating (which goes first swaps every round), figures are medians over rounds. Single-client: "
         "`wrk -t1 -c1`, same durations. The load generator runs on the same 2 cores.",
-        "- The floor (`bench/floor.py`) is a bare WSGI app under the same gunicorn settings: PyJWT HS256 verification "
-        "with the same checks, one persistent psycopg connection per worker (autocommit, server-side prepared "
-        "statements), the same statements' work (count + page for lists, one `INSERT`/`UPDATE … RETURNING` per "
-        "write) and orjson, producing the same bytes. It skips what the API adds: Django and DRF, middleware, the "
+        "- The floor (`bench/floor.py`) is a bare WSGI app behind the same stack and gunicorn settings: PyJWT HS256 "
+        "verification with the same checks, one persistent psycopg connection per worker (autocommit, server-side "
+        "prepared statements), the same statements' work (count + page for lists, one `INSERT`/`UPDATE … RETURNING` "
+        "per write) and orjson, producing the same bytes. It skips what the API adds: Django and DRF, middleware, the "
         "throttle's Redis round trip, the request log and the transaction around each write.",
         "",
         "## Results",

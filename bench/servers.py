@@ -1,4 +1,5 @@
-"""The two servers under test, both run by gunicorn with the project's own gunicorn.conf.py."""
+"""The two servers under test, both run as deployed: deploy/serve.py, nginx in front of gunicorn and the
+project's gunicorn.conf.py."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
 class Server:
-    """A gunicorn master in its own process group, so stopping it stops every worker it forked."""
+    """The stack's launcher in its own process group, so stopping it stops nginx, gunicorn and their workers."""
 
     def __init__(self, name: str, port: int, env: dict[str, str], log: Path, app: str | None = None) -> None:
         self.name = name
         self.port = port
-        # A positional app overrides gunicorn.conf.py's wsgi_app; every other setting is the deployment's.
-        command = [str(GUNICORN), "-c", "gunicorn.conf.py", *([app] if app else [])]
-        env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        # A positional app replaces gunicorn.conf.py's wsgi_app; every other setting is the deployment's.
+        command = [str(PYTHON), "deploy/serve.py", *([app] if app else [])]
+        env = {**env, "SERVE_BIND": f"127.0.0.1:{port}"}
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
@@ -46,7 +47,10 @@ class Server:
         raise RuntimeError(f"{self.name} did not answer within {timeout} s; see {self.log}")
 
     def workers(self) -> list[int]:
-        return sorted(pid for pid in _all_pids() if _parent(pid) == self.process.pid)
+        """gunicorn's workers: the children of the launcher's gunicorn master."""
+        pids = _all_pids()
+        masters = {pid for pid in pids if _parent(pid) == self.process.pid and b"gunicorn" in _command_line(pid)}
+        return sorted(pid for pid in pids if _parent(pid) in masters)
 
     def worker_rss_kib(self) -> dict[int, int]:
         """Resident memory of each worker, from /proc (VmRSS, in KiB)."""
@@ -65,8 +69,8 @@ class Server:
         if self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
+            self.process.terminate()  # the launcher stops nginx and gunicorn
+            self.process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -85,3 +89,10 @@ def _parent(pid: int) -> int | None:
         return None
     # The command name (field 2) may contain spaces and parentheses: fields restart after the last ")".
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

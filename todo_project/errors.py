@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from .renderers import JSONRenderer
-from .throttling import UNCOUNTED_REFUSALS, count_refusal
+from .throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 error_log = logging.getLogger("django.request")
@@ -86,7 +86,8 @@ class ApiExceptionHandler(ExceptionHandler):
                 code,
                 getattr(exc, "reason", str(exc.detail)),
                 request.path,
-                request.META.get("REMOTE_ADDR"),
+                # The address the throttles count: behind the edge, REMOTE_ADDR is its socket's (empty).
+                client_address(request),
             )
         super().report_exception(exc, response)
 

@@ -249,8 +249,9 @@ REST_FRAMEWORK = {
         # Admin login POSTs per client address, checked before any password hash (todo_project/admin.py).
         "admin_login": env.str("ADMIN_LOGIN_THROTTLE_RATE", default="10/minute"),
     },
-    # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it.
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it. 1: the edge
+    # (deploy/nginx.conf), whose gunicorn socket has no client address; 2 behind a load balancer as well.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=1),
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

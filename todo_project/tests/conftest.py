@@ -22,6 +22,7 @@ TALLIES = {
     "hostile_requests": "hostile requests",
     "concurrent_operations": "concurrent operations",
     "faults_injected": "faults injected",
+    "slow_clients": "slow clients",
     "cost_probes": "cost probes",
     "log_probes": "log probes",
 }

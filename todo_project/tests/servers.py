@@ -23,7 +23,6 @@ from typing import Any
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
 def free_port() -> int:
@@ -55,27 +54,41 @@ class Server:
         return self.log.read_text().splitlines()
 
     def worker_pids(self) -> set[int]:
-        """The gunicorn workers forked by this server's master, read from /proc."""
-        pids = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                # The command name (field 2) may hold spaces; the parent pid is the 2nd field after it.
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended while we looked
-                continue
-            if int(fields[1]) == self.process.pid:
-                pids.add(int(stat.parent.name))
-        return pids
+        """The gunicorn workers behind this server's edge: the children of the launcher's gunicorn master."""
+        masters = {pid for pid in children(self.process.pid) if b"gunicorn" in command_line(pid)}
+        return {pid for master in masters for pid in children(master)}
+
+
+def children(parent: int) -> set[int]:
+    """The pids of the processes whose parent is ``parent``, from /proc."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (field 2) may hold spaces; the parent pid is the 2nd field after it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == parent:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Server]:
-    """A gunicorn with the project's gunicorn.conf.py on a free loopback port, stopped afterwards."""
+def serve(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Server]:
+    """The production stack as ``make serve`` runs it (deploy/serve.py: nginx in front of gunicorn with the
+    project's gunicorn.conf.py) on a free loopback port, stopped afterwards."""
     port = free_port()
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
+    env = {**env, "SERVE_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
     with log.open("w") as stream:
         process = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT
+            [sys.executable, "deploy/serve.py"], cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
@@ -83,20 +96,20 @@ def gunicorn(env: dict[str, str], log: Path, *, workers: int = 1) -> Iterator[Se
         yield server
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=40)
 
 
 def _wait_until_up(server: Server) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.log.read_text()}")
+            raise RuntimeError(f"the server exited: {server.log.read_text()}")
         try:
             urllib.request.urlopen(f"{server.url}/health", timeout=1)
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not start: {server.log.read_text()}")
+    raise RuntimeError(f"the server did not start: {server.log.read_text()}")
 
 
 class Response:
@@ -118,7 +131,7 @@ class Response:
 class Client:
     """Raw HTTP/1.1 to one server: bytes in, bytes out, nothing a higher-level client would tidy up.
 
-    One connection per request: gunicorn's sync workers close each connection after its response anyway.
+    One connection per request, so that each test's requests are independent of the one before.
     """
 
     def __init__(self, server: Server, *, token: str | None = None, timeout: float = 30) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from todo_project.tests.servers import Client, Response, Server, gunicorn
+from todo_project.tests.servers import Client, Response, Server, serve
 
 pytestmark = pytest.mark.reliability
 
@@ -71,7 +71,7 @@ def burst(server: Server, address: str, per_thread: int) -> list[Response]:
 def test_a_burst_of_login_posts_from_one_address_gets_429s_past_the_rate(
     env: dict[str, str], tmp_path: Path, record_property: Any
 ) -> None:
-    with gunicorn(env, tmp_path / "server.log", workers=2) as server:
+    with serve(env, tmp_path / "server.log", workers=2) as server:
         responses = burst(server, random_address(), per_thread=10)
 
     outcomes = Counter((response.status, response.error_code) for response in responses)
@@ -86,7 +86,7 @@ def test_a_burst_of_login_posts_from_one_address_gets_429s_past_the_rate(
 def test_health_is_answered_during_a_burst_of_login_posts(
     env: dict[str, str], tmp_path: Path, record_property: Any
 ) -> None:
-    with gunicorn(env, tmp_path / "server.log", workers=2) as server:
+    with serve(env, tmp_path / "server.log", workers=2) as server:
         token, address = csrf_token(server), random_address()
         sent = Counter()
         stop = threading.Event()

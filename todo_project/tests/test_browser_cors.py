@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Server, gunicorn
+from todo_project.tests.servers import Server, serve
 
 pytestmark = pytest.mark.reliability
 
@@ -90,7 +90,7 @@ def api(
     server_env: dict[str, str], origins: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     env = {**server_env, "CORS_ALLOWED_ORIGINS": origins[0]}
-    with gunicorn(env, tmp_path_factory.mktemp("cors") / "server.log") as server:
+    with serve(env, tmp_path_factory.mktemp("cors") / "server.log") as server:
         yield server
 
 

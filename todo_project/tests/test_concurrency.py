@@ -1,4 +1,4 @@
-"""Real concurrent clients against gunicorn with several workers on PostgreSQL: no write is ever lost."""
+"""Real concurrent clients through the edge to gunicorn with several workers on PostgreSQL: no write is ever lost."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Client, Response, Server, gunicorn
+from todo_project.tests.servers import Client, Response, Server, serve
 
 pytestmark = pytest.mark.reliability
 
@@ -25,7 +25,7 @@ TOGGLES = 40
 @pytest.fixture(scope="module")
 def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Sync workers, as deployed: four processes, each serving one request at a time.
-    with gunicorn(server_env, tmp_path_factory.mktemp("concurrency") / "server.log", workers=WORKERS) as server:
+    with serve(server_env, tmp_path_factory.mktemp("concurrency") / "server.log", workers=WORKERS) as server:
         yield server
 
 

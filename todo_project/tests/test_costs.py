@@ -23,10 +23,10 @@ from todo_project.tests.servers import (
     Server,
     create_database,
     drop_database,
-    gunicorn,
     migrate,
     postgres_server,
     production_env,
+    serve,
 )
 
 pytestmark = pytest.mark.reliability
@@ -78,7 +78,7 @@ def seeded(
     costly_database: str, server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Seeded]:
     env = {**server_env, "DATABASE_URL": f"{costly_database}?application_name={APPLICATION}"}
-    with gunicorn(env, tmp_path_factory.mktemp("costs") / "server.log") as server:
+    with serve(env, tmp_path_factory.mktemp("costs") / "server.log") as server:
         client = Client(server, token=mint_token(USER))
         assert client.request("GET", LIST).status == 200  # the worker's connection, opened before timing
         yield Seeded(costly_database, server, client)
@@ -174,7 +174,7 @@ def test_a_statement_past_the_timeout_is_a_503_that_says_to_narrow_the_request(
 ) -> None:
     secret_word = f"secret{uuid.uuid4().hex[:8]}"
     env = {**server_env, "DATABASE_URL": costly_database, "DATABASE_STATEMENT_TIMEOUT": "0.001"}
-    with gunicorn(env, tmp_path_factory.mktemp("timeout") / "server.log") as server:
+    with serve(env, tmp_path_factory.mktemp("timeout") / "server.log") as server:
         client = Client(server, token=mint_token(USER))
         response = client.request("GET", f"{LIST}?{query(search=f'e {secret_word}', limit='200')}")
         log = server.log_lines()
@@ -211,7 +211,7 @@ def test_with_the_limits_lifted_the_statement_timeout_still_ends_a_search_in_tim
         "DATABASE_URL": f"{costly_database}?application_name={APPLICATION}",
         "DATABASE_STATEMENT_TIMEOUT": "1",
     }
-    with gunicorn(env, tmp_path_factory.mktemp("lifted") / "server.log") as server:
+    with serve(env, tmp_path_factory.mktemp("lifted") / "server.log") as server:
         seeded = Seeded(costly_database, server, Client(server))
         response, elapsed = seeded.get(query(search=" ".join(["e"] * 5000)))
         record_property("cost_probes", 1)

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Client, Response, Server, TcpProxy, gunicorn, postgres_server, through_proxy
+from todo_project.tests.servers import Client, Response, Server, TcpProxy, postgres_server, serve, through_proxy
 
 pytestmark = pytest.mark.reliability
 
@@ -55,7 +55,7 @@ def outage(
     with TcpProxy(postgres_server()) as proxy:
         url = through_proxy(server_database, proxy, connect_timeout=str(CONNECT_TIMEOUT), application_name=APPLICATION)
         env = {**server_env, "DATABASE_URL": url}
-        with gunicorn(env, tmp_path_factory.mktemp("faults") / "server.log", workers=2) as server:
+        with serve(env, tmp_path_factory.mktemp("faults") / "server.log", workers=2) as server:
             client = Client(server, token=mint_token(USER), timeout=30)
             task = client.json("POST", f"/api/{USER}/tasks/", {"title": "survive the outage"}).json()
             yield Outage(server, proxy, client, task, server_database)
@@ -235,7 +235,7 @@ def test_without_a_connect_timeout_in_the_url_the_deployed_default_bounds_a_hang
 ) -> None:
     with TcpProxy(postgres_server()) as proxy:
         env = {**server_env, "DATABASE_URL": through_proxy(server_database, proxy)}
-        with gunicorn(env, tmp_path_factory.mktemp("default-timeout") / "server.log") as server:
+        with serve(env, tmp_path_factory.mktemp("default-timeout") / "server.log") as server:
             proxy.cut(hang=True)
             record_property("faults_injected", 1)
             started = time.monotonic()

@@ -1,4 +1,4 @@
-"""Schemathesis against a live server (gunicorn, PostgreSQL, debug off), driven by the OpenAPI schema that server
+"""Schemathesis against a live server (nginx, gunicorn, PostgreSQL, debug off), driven by the OpenAPI schema that server
 serves: every operation, every check, positive and negative cases, zero failures."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.schemas import BaseSchema
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Client, Server, gunicorn
+from todo_project.tests.servers import Client, Server, serve
 
 pytestmark = pytest.mark.reliability
 
@@ -49,7 +49,7 @@ KNOWN_BUGS: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def fuzz_server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with gunicorn(server_env, tmp_path_factory.mktemp("fuzz") / "server.log", workers=2) as server:
+    with serve(server_env, tmp_path_factory.mktemp("fuzz") / "server.log", workers=2) as server:
         yield server
 
 

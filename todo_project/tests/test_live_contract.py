@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Client, Response, Server, gunicorn
+from todo_project.tests.servers import Client, Response, Server, serve
 
 pytestmark = pytest.mark.reliability
 
@@ -19,7 +19,7 @@ TASKS = f"/api/{USER}/tasks"
 
 @pytest.fixture(scope="module")
 def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with gunicorn(server_env, tmp_path_factory.mktemp("corners") / "server.log") as server:
+    with serve(server_env, tmp_path_factory.mktemp("corners") / "server.log") as server:
         yield server
 
 

@@ -1,4 +1,4 @@
-"""The production setup (gunicorn, debug off) as operators see it: probes, logs, shared throttling."""
+"""The production setup (nginx in front of gunicorn, debug off) as operators see it: probes, logs, shared throttling."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Server, gunicorn, migrate, production_env
+from todo_project.tests.servers import Server, migrate, production_env, serve
 
 
 def call(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
@@ -41,7 +41,7 @@ def test_each_request_is_one_json_log_line_with_its_echoed_request_id(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
     token = mint_token("log-user")
-    with gunicorn(sqlite_env, tmp_path / "server.log") as server:
+    with serve(sqlite_env, tmp_path / "server.log") as server:
         status, headers, _ = call(
             f"{server.url}/api/log-user/tasks/?token={token}",
             {"Authorization": f"Bearer {token}", "X-Request-ID": "req-42.a:b"},
@@ -74,7 +74,7 @@ def test_each_request_is_one_json_log_line_with_its_echoed_request_id(
 
 def test_without_its_database_the_service_is_live_but_not_ready(tmp_path: Path) -> None:
     env = production_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/unreachable")
-    with gunicorn(env, tmp_path / "server.log") as server:
+    with serve(env, tmp_path / "server.log") as server:
         health = call(f"{server.url}/health")
         ready = call(f"{server.url}/ready")
         api_status, _, api_body = call(
@@ -111,7 +111,7 @@ def _alternate(servers: list[Server], user_id: str, requests: int) -> list[int]:
 def test_the_user_limit_holds_across_worker_processes_sharing_redis(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     env = {**sqlite_env, "API_THROTTLE_RATE": "5/minute", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     user_id = f"throttle-{uuid.uuid4().hex}"
-    with gunicorn(env, tmp_path / "a.log") as first, gunicorn(env, tmp_path / "b.log") as second:
+    with serve(env, tmp_path / "a.log") as first, serve(env, tmp_path / "b.log") as second:
         statuses = _alternate([first, second], user_id, 10)
         status, headers, body = call(
             f"{first.url}/api/{user_id}/tasks/", {"Authorization": f"Bearer {mint_token(user_id)}"}
@@ -127,7 +127,7 @@ def test_without_redis_each_process_counts_alone(sqlite_env: dict[str, str], tmp
     # Why REDIS_URL matters: local-memory counts are per process, so two processes allow twice the rate.
     env = {**sqlite_env, "API_THROTTLE_RATE": "5/minute"}
     env.pop("REDIS_URL", None)
-    with gunicorn(env, tmp_path / "a.log") as first, gunicorn(env, tmp_path / "b.log") as second:
+    with serve(env, tmp_path / "a.log") as first, serve(env, tmp_path / "b.log") as second:
         statuses = _alternate([first, second], f"throttle-{uuid.uuid4().hex}", 12)
 
     assert statuses == [200] * 10 + [429] * 2
@@ -144,7 +144,7 @@ def test_workers_reuse_their_postgresql_connection(tmp_path: Path) -> None:
     url = os.environ["DATABASE_URL"]
     application = f"reuse-{uuid.uuid4().hex[:8]}"
     env = production_env(DATABASE_URL=f"{url}?application_name={application}")
-    with gunicorn(env, tmp_path / "server.log") as server:
+    with serve(env, tmp_path / "server.log") as server:
         for _ in range(20):
             assert call(f"{server.url}/ready")[0] == 200
         with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
@@ -161,7 +161,7 @@ def test_simultaneous_requests_on_two_processes_are_all_counted(sqlite_env: dict
     env = {**sqlite_env, "API_THROTTLE_RATE": "30/minute", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     user_id = f"burst-{uuid.uuid4().hex}"
     headers = {"Authorization": f"Bearer {mint_token(user_id)}"}
-    with gunicorn(env, tmp_path / "a.log", workers=4) as first, gunicorn(env, tmp_path / "b.log", workers=4) as second:
+    with serve(env, tmp_path / "a.log", workers=4) as first, serve(env, tmp_path / "b.log", workers=4) as second:
         urls = [f"{server.url}/api/{user_id}/tasks/" for server in (first, second)] * 50
         with ThreadPoolExecutor(32) as pool:
             statuses = sorted(pool.map(lambda url: call(url, headers)[0], urls))
@@ -173,7 +173,7 @@ def test_without_redis_requests_are_served_unthrottled_and_not_ready(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**sqlite_env, "REDIS_URL": "redis://127.0.0.1:1/0"}
-    with gunicorn(env, tmp_path / "server.log") as server:
+    with serve(env, tmp_path / "server.log") as server:
         status, _, _ = call(f"{server.url}/api/someone/tasks/", {"Authorization": f"Bearer {mint_token('someone')}"})
         ready_status, _, ready = call(f"{server.url}/ready")
 

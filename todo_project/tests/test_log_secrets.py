@@ -10,7 +10,7 @@ import pytest
 
 from authjwt.tokens import mint_token
 from todo_project.logsafe import TRACEBACK_LIMIT
-from todo_project.tests.servers import Client, TcpProxy, gunicorn, postgres_server, through_proxy
+from todo_project.tests.servers import Client, TcpProxy, postgres_server, serve, through_proxy
 
 pytestmark = pytest.mark.reliability
 
@@ -35,7 +35,7 @@ def test_no_query_string_secret_reaches_the_logs(
             # Counted in the one worker's memory (no REDIS_URL): a fresh count, whatever other tests did.
             "API_THROTTLE_RATE": "4/minute",
         }
-        with gunicorn(env, tmp_path / "server.log", workers=1) as server:
+        with serve(env, tmp_path / "server.log", workers=1) as server:
             probes = [
                 (mint_token(user), f"/api/{user}/tasks/{query}", 200),
                 ("junk", f"/api/{user}/tasks/{query}", 401),

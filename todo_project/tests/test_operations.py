@@ -66,10 +66,23 @@ def test_x_forwarded_for_is_ignored_unless_proxies_are_configured(db: None, low_
     def failures_from(address: str) -> int:
         return APIClient().get(f"/api/{ALICE}/tasks/", HTTP_X_FORWARDED_FOR=address).status_code
 
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
     assert [failures_from(f"10.0.0.{n}") for n in range(4)] == [401, 401, 401, 429]
 
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     assert [failures_from(f"10.0.1.{n}") for n in range(4)] == [401] * 4
+
+
+def test_behind_the_edge_each_address_it_appends_is_counted_alone(db: None, low_rates: None) -> None:
+    # The default (API_NUM_PROXIES=1) trusts the edge's own entry, the last one: a forged first one is no escape.
+    def failure(forged: str, client: str) -> int:
+        return APIClient().get(f"/api/{ALICE}/tasks/", HTTP_X_FORWARDED_FOR=f"{forged}, {client}").status_code
+
+    first_client = [failure(f"10.0.2.{n}", "192.0.2.1") for n in range(4)]
+    second_client = failure("10.0.2.9", "192.0.2.2")
+
+    assert first_client == [401, 401, 401, 429]
+    assert second_client == 401
 
 
 @pytest.fixture

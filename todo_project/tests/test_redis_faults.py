@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.tests.servers import Client, TcpProxy, gunicorn, through_proxy
+from todo_project.tests.servers import Client, TcpProxy, serve, through_proxy
 
 pytestmark = pytest.mark.reliability
 
@@ -31,7 +31,7 @@ def test_a_hung_redis_slows_no_request_and_throttling_resumes_after(
             "REDIS_RETRY_SECONDS": "1",
             "API_THROTTLE_RATE": "5/minute",
         }
-        with gunicorn(env, tmp_path / "server.log", workers=WORKERS) as server:
+        with serve(env, tmp_path / "server.log", workers=WORKERS) as server:
             proxy.cut(hang=True)
             hung_at = time.monotonic()
             requests = [

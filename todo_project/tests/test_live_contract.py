@@ -57,10 +57,11 @@ def test_options_on_the_docs_lists_their_methods(server: Server, path: str) -> N
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
+# The other methods fail the CSRF check first (below), and TRACE never gets this far: the edge refuses it for
+# every route (test_edge.py).
 @pytest.mark.parametrize("path", ["/health", "/ready"])
-@pytest.mark.parametrize("method", ["OPTIONS", "TRACE"])
-def test_the_probes_answer_other_methods_with_a_json_405(server: Server, path: str, method: str) -> None:
-    response = Client(server).request(method, path)
+def test_the_probes_answer_options_with_a_json_405(server: Server, path: str) -> None:
+    response = Client(server).request("OPTIONS", path)
 
     assert_json_error(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "GET, HEAD"

@@ -19,6 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from conftest import ALICE, BOB
+from tasks import services
 from tasks.admin import CappedCountPaginator
 from tasks.models import Priority, Task
 
@@ -99,7 +100,7 @@ def test_list_shows_every_task_newest_first_deleted_ones_included(
 ) -> None:
     older = make_task(title="older")
     deleted = make_task(title="deleted", user_id=BOB)
-    deleted.soft_delete()
+    services.task_soft_delete(task=deleted)
     newer = make_task(title="newer")
 
     assert listed(support.get(CHANGELIST)) == [newer.id, deleted.id, older.id]
@@ -136,7 +137,7 @@ def test_status_filter_shows_live_or_deleted_tasks(
     support: Client, make_task: Callable[..., Task], query: str, expected: set[str]
 ) -> None:
     make_task(title="live")
-    make_task(title="deleted").soft_delete()
+    services.task_soft_delete(task=make_task(title="deleted"))
 
     response = support.get(CHANGELIST + query)
 
@@ -196,7 +197,15 @@ def test_search_finds_tasks_by_title_words_in_any_case(support: Client, make_tas
 def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_task: Callable[..., Task]) -> None:
     adminform = support.get(change_url(make_task())).context["adminform"]
 
-    assert set(adminform.form.fields) == {"title", "description", "completed", "priority", "due_date", "tags"}
+    assert set(adminform.form.fields) == {
+        "title",
+        "description",
+        "completed",
+        "priority",
+        "due_date",
+        "tags",
+        "rendered_version",
+    }
     assert set(adminform.readonly_fields) == {"user_id", "created_at", "updated_at", "deleted_at"}
 
 
@@ -215,6 +224,7 @@ def test_support_can_fix_a_task_and_the_change_is_logged(
             "due_date_0": "2026-12-01",
             "due_date_1": "09:30:00",
             "user_id": BOB,  # read-only: ignored
+            "rendered_version": task.version,
             "_save": "Save",
         },
     )
@@ -323,7 +333,7 @@ def test_soft_delete_keeps_when_an_already_deleted_task_was_deleted(
 
 def test_a_restored_task_is_back_in_the_api(support: Client, alice: APIClient, make_task: Callable[..., Task]) -> None:
     task = make_task()
-    task.soft_delete()
+    services.task_soft_delete(task=task)
 
     support.post(CHANGELIST, {"action": "restore", "_selected_action": [task.pk]})
 
@@ -412,7 +422,14 @@ def test_list_shows_and_filters_tags_in_any_case(support: Client, make_task: Cal
 
 def test_the_change_form_refuses_invalid_tags(support: Client, make_task: Callable[..., Task]) -> None:
     task = make_task(tags=["keep"])
-    form = {"title": task.title, "description": "", "priority": task.priority, "due_date_0": "", "due_date_1": ""}
+    form = {
+        "title": task.title,
+        "description": "",
+        "priority": task.priority,
+        "due_date_0": "",
+        "due_date_1": "",
+        "rendered_version": task.version,
+    }
 
     response = support.post(change_url(task), {**form, "tags": '["a", "A"]'})
 

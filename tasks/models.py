@@ -24,6 +24,11 @@ class Priority(models.IntegerChoices):
 
 
 class TaskQuerySet(models.QuerySet):
+    """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys.
+
+    Only raw SQL can bypass them (set_completed_returning below maintains them itself).
+    """
+
     def live(self) -> TaskQuerySet:
         return self.filter(deleted_at__isnull=True)
 
@@ -46,7 +51,7 @@ class TaskQuerySet(models.QuerySet):
     def update(self, **fields: Any) -> int:
         """Every UPDATE bumps the version and stamps the change; one that sets the tags sets their keys too."""
         fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
-        if "tags" in fields:
+        if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
             fields["tag_keys"] = tag_keys(fields["tags"])
         return super().update(**fields)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import import_module
@@ -437,3 +438,80 @@ def test_the_change_form_refuses_invalid_tags(support: Client, make_task: Callab
     assert "Tags must be trimmed and differ in more than letter case." in response.content.decode()
     task.refresh_from_db()
     assert task.tags == ["keep"]
+
+
+# Concurrent changes
+
+
+def change_form(task: Task, **changes: Any) -> dict[str, Any]:
+    """The change form as the page shows it for ``task``, with ``changes`` typed in, ready to save."""
+    return {
+        "title": task.title,
+        "description": task.description,
+        "priority": task.priority,
+        "due_date_0": "",
+        "due_date_1": "",
+        "tags": json.dumps(task.tags),
+        "rendered_version": task.version,
+        "_save": "Save",
+        **changes,
+    }
+
+
+def test_the_change_form_refuses_to_save_over_a_change_made_through_the_api_since_it_was_loaded(
+    support: Client, alice: APIClient, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(title="Wter the plants")
+    rendered = support.get(change_url(task)).context["adminform"].form.initial["rendered_version"]
+    # Meanwhile, the owner completes the task and renames it through the API.
+    api = alice.patch(f"/api/{ALICE}/tasks/{task.pk}/", {"title": "Water the ferns", "completed": True})
+    assert api.status_code == 200
+
+    response = support.post(change_url(task), change_form(task, title="Water the plants", rendered_version=rendered))
+
+    assert response.status_code == 200
+    assert "This task has changed since this page was loaded. Reload the page" in response.content.decode()
+    task.refresh_from_db()
+    assert (task.title, task.completed, task.version) == ("Water the ferns", True, 2)
+    assert not LogEntry.objects.exists()
+
+
+def test_the_change_form_refuses_a_save_that_does_not_say_its_version(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(title="Keep")
+    form = change_form(task, title="Changed")
+    del form["rendered_version"]
+
+    assert support.post(change_url(task), form).status_code == 200
+    assert Task.objects.get(pk=task.pk).title == "Keep"
+
+
+def test_a_change_form_save_makes_a_new_version(support: Client, make_task: Callable[..., Task]) -> None:
+    task = make_task(title="Wter the plants", tags=["work"])
+
+    response = support.post(change_url(task), change_form(task, title="Water the plants", tags='["Home"]'))
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.title, task.version) == ("Water the plants", 2)
+    assert list(Task.objects.tagged(["home"])) == [task]
+
+
+@pytest.mark.parametrize(
+    ("action", "before"),
+    [
+        ("mark_complete", {"completed": False}),
+        ("mark_incomplete", {"completed": True}),
+        ("soft_delete", {}),
+        ("restore", {"deleted_at": LONG_AGO}),
+    ],
+)
+def test_every_action_makes_a_new_version_of_each_task_it_changes(
+    support: Client, make_task: Callable[..., Task], action: str, before: dict[str, Any]
+) -> None:
+    tasks = [make_task(**before), make_task(user_id=BOB, **before)]
+
+    support.post(CHANGELIST, {"action": action, "_selected_action": [task.pk for task in tasks]})
+
+    assert sorted(Task.objects.values_list("version", flat=True)) == [2, 2]

@@ -9,6 +9,7 @@ from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import AbstractUser, Group, Permission
@@ -21,7 +22,7 @@ from rest_framework.test import APIClient
 
 from conftest import ALICE, BOB
 from tasks import services
-from tasks.admin import CappedCountPaginator
+from tasks.admin import CappedCountPaginator, TaskForm
 from tasks.models import Priority, Task
 
 CHANGELIST = reverse("admin:tasks_task_changelist")
@@ -515,3 +516,36 @@ def test_every_action_makes_a_new_version_of_each_task_it_changes(
     support.post(CHANGELIST, {"action": action, "_selected_action": [task.pk for task in tasks]})
 
     assert sorted(Task.objects.values_list("version", flat=True)) == [2, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_form_save_holds_the_task_so_that_no_write_slips_in_between_its_check_and_its_save(
+    client: Client, django_user_model: type[AbstractUser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; CI runs this on PostgreSQL")
+    client.force_login(django_user_model.objects.create_superuser("root"))
+    task = Task.objects.create(user_id=ALICE, title="Wter the plants")
+    settings = connection.get_connection_params()
+    settings.pop("context", None)
+    concurrent: list[str] = []
+
+    def clean_while_the_owner_writes(form: TaskForm) -> dict[str, Any]:
+        # Another worker's write arrives just after the form's version check: it must wait for the save.
+        with psycopg.connect(**settings, autocommit=True) as other:
+            other.execute("SET lock_timeout = '200ms'")
+            try:
+                other.execute("UPDATE tasks_task SET title = 'theirs', version = version + 1 WHERE id = %s", [task.pk])
+                concurrent.append("written")
+            except psycopg.errors.LockNotAvailable:
+                concurrent.append("waited")
+        return checked(form)
+
+    checked = TaskForm.clean
+    monkeypatch.setattr(TaskForm, "clean", clean_while_the_owner_writes)
+
+    response = client.post(change_url(task), change_form(task, title="Water the plants"))
+
+    assert (response.status_code, concurrent) == (302, ["waited"])
+    task.refresh_from_db()
+    assert (task.title, task.version) == ("Water the plants", 2)

@@ -101,7 +101,7 @@ class Task(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
     objects = TaskQuerySet.as_manager()
 

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='task',
             name='version',
-            field=models.PositiveIntegerField(default=1, editable=False),
+            field=models.PositiveIntegerField(db_default=1, default=1, editable=False),
         ),
     ]

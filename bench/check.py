@@ -39,7 +39,8 @@ def _normalized(answer: Answer, *, masked: bool) -> tuple:
     if masked:
         body = _WRITE_TIMES.sub(rb'"\1":"..."', _NEW_ID.sub(rb"\1N", body))
         location = _NEW_ID.sub(rb"\1N", location)
-        # A write's ETag hashes its new timestamps: only its presence can be compared.
+        # A write's ETag names the task it created or changed, and each server counts its own: only its
+        # presence can be compared.
         etag = etag is not None
     return answer.status, answer.headers.get("content-type"), location, etag, body
 

@@ -15,12 +15,11 @@ servers' bodies byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -46,6 +45,8 @@ ORDERINGS = {"created_at", "updated_at", "title", "priority", "due_date", "compl
 MAX_BODY = 64 * 1024
 MAX_ID = 2**63 - 1
 COLUMNS = ", ".join(FIELDS)
+# One task is read with its version, from which (with its id) the API derives its ETag.
+TASK_COLUMNS = f"{COLUMNS}, version"
 TAG_SEPARATOR = "\x1f"
 
 LIST_ROUTE = re.compile(r"/api/([^/]+)/tasks/?")
@@ -129,7 +130,7 @@ def authenticate(environ: dict[str, Any]) -> str:
     return user_id
 
 
-def represent(row: tuple) -> dict[str, Any]:
+def represent(row: Sequence[Any]) -> dict[str, Any]:
     task = dict(zip(FIELDS, row, strict=True))
     task["priority"] = PRIORITIES[task["priority"]]
     return task
@@ -143,10 +144,9 @@ def render(data: Any) -> bytes:
     return body
 
 
-def etag(task: dict[str, Any]) -> str:
-    # The API's strong validator: a hash of the task's canonical JSON (sorted keys, compact).
-    canonical = orjson.dumps(task, option=orjson.OPT_UTC_Z | orjson.OPT_SORT_KEYS)
-    return f'"{hashlib.sha256(canonical).hexdigest()[:32]}"'
+def etag(task_id: int, version: int) -> str:
+    # The API's strong validator: the task's id and version, which every write bumps.
+    return f'"{task_id}-{version}"'
 
 
 def task_id(raw: str) -> int:
@@ -297,10 +297,11 @@ def task_fields(data: dict[str, Any]) -> dict[str, Any]:
 def one_task(row: tuple | None, status: str = "200 OK", headers: list | None = None) -> tuple[str, list, bytes]:
     if row is None:
         raise HttpError(*NOT_FOUND)
-    task = represent(row)
+    *values, version = row
+    task = represent(values)
     headers = list(headers or [])
     if ETAG:
-        headers.append(("ETag", etag(task)))
+        headers.append(("ETag", etag(task["id"], version)))
     return status, headers, render(task)
 
 
@@ -310,7 +311,7 @@ def create_task(environ: dict[str, Any], user_id: str) -> tuple[str, list, bytes
     values = ", ".join(["%s"] * len(fields))
     statement = (
         f"INSERT INTO tasks_task (user_id, {names}, created_at, updated_at) "
-        f"VALUES (%s, {values}, now(), now()) RETURNING {COLUMNS}"
+        f"VALUES (%s, {values}, now(), now()) RETURNING {TASK_COLUMNS}"
     )
     row = db().execute(statement, [user_id, *fields.values()]).fetchone()
     location = absolute_url(environ, f"/api/{user_id}/tasks/{row[0]}")
@@ -318,7 +319,7 @@ def create_task(environ: dict[str, Any], user_id: str) -> tuple[str, list, bytes
 
 
 def retrieve_task(user_id: str, pk: int) -> tuple[str, list, bytes]:
-    statement = f"SELECT {COLUMNS} FROM tasks_task WHERE deleted_at IS NULL AND user_id = %s AND id = %s"
+    statement = f"SELECT {TASK_COLUMNS} FROM tasks_task WHERE deleted_at IS NULL AND user_id = %s AND id = %s"
     return one_task(db().execute(statement, [user_id, pk]).fetchone())
 
 
@@ -326,8 +327,8 @@ def replace_task(environ: dict[str, Any], user_id: str, pk: int) -> tuple[str, l
     fields = task_fields(read_json(environ))
     assignments = ", ".join(f"{name} = %s" for name in fields)
     statement = (
-        f"UPDATE tasks_task SET {assignments}, updated_at = now() "
-        f"WHERE deleted_at IS NULL AND user_id = %s AND id = %s RETURNING {COLUMNS}"
+        f"UPDATE tasks_task SET {assignments}, updated_at = now(), version = version + 1 "
+        f"WHERE deleted_at IS NULL AND user_id = %s AND id = %s RETURNING {TASK_COLUMNS}"
     )
     return one_task(db().execute(statement, [*fields.values(), user_id, pk]).fetchone())
 
@@ -338,8 +339,8 @@ def complete_task(environ: dict[str, Any], user_id: str, pk: int) -> tuple[str, 
         raise _invalid("completed", "Must be a valid boolean.")
     value = "NOT completed" if completed is None else "%s"
     statement = (
-        f"UPDATE tasks_task SET completed = {value}, updated_at = now() "
-        f"WHERE deleted_at IS NULL AND user_id = %s AND id = %s RETURNING {COLUMNS}"
+        f"UPDATE tasks_task SET completed = {value}, updated_at = now(), version = version + 1 "
+        f"WHERE deleted_at IS NULL AND user_id = %s AND id = %s RETURNING {TASK_COLUMNS}"
     )
     args = [user_id, pk] if completed is None else [completed, user_id, pk]
     return one_task(db().execute(statement, args).fetchone())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.paginator import Paginator
@@ -13,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import pluralize
 from django.utils.functional import cached_property
 
+from . import services
+from .conditional import IfMatch
 from .models import Task, TaskQuerySet
 
 
@@ -70,6 +73,33 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TaskForm(forms.ModelForm):
+    """The change form, which remembers the version it was rendered with and refuses to save over a newer one."""
+
+    # Without it, saving would silently revert whatever the owner changed through the API meanwhile.
+    rendered_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Task
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["rendered_version"] = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # The instance was read, locked, in this request's transaction (TaskAdmin.get_object).
+        if self.instance.pk is not None and cleaned.get("rendered_version") != self.instance.version:
+            raise forms.ValidationError(
+                "This task has changed since this page was loaded. Reload the page to see the change, "
+                "then make yours again.",
+                code="stale",
+            )
+        return cleaned
+
+
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     """Every user's tasks for support staff, soft-deleted ones included: the default manager holds them all."""
@@ -96,6 +126,7 @@ class TaskAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     show_facets = admin.ShowFacets.NEVER
+    form = TaskForm
     readonly_fields = ["created_at", "updated_at", "deleted_at"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
 
@@ -106,6 +137,24 @@ class TaskAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> list[str]:
         # The owner is chosen when a task is created; moving a task to another user is never a fix.
         return [*self.readonly_fields, "user_id"] if obj else self.readonly_fields
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Task | None:
+        task = super().get_object(request, object_id, from_field)
+        if task is not None and request.method == "POST":
+            # Django saves a change form in one transaction: locked from here until it commits, the task
+            # cannot change between the form's version check and the service's write.
+            task.refresh_from_db(from_queryset=Task.objects.select_for_update())
+        return task
+
+    def save_model(self, request: HttpRequest, obj: Task, form: TaskForm, change: bool) -> None:
+        if change:
+            changes = {name: getattr(obj, name) for name in form.changed_data if name != "rendered_version"}
+            rendered = IfMatch.version(obj, form.cleaned_data["rendered_version"])
+            services.task_update(task=obj, if_match=rendered, **changes)
+        else:
+            fields = {name: getattr(obj, name) for name in form.fields if name != "rendered_version"}
+            # The admin goes on with the instance it passed in (its log entry, the redirect to it).
+            vars(obj).update(vars(services.task_create(**fields)))
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -128,33 +177,28 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark selected tasks complete", permissions=["change"])
     def mark_complete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
-        self._apply(
-            request, queryset.filter(completed=False), lambda tasks: tasks.set_completed(True), "marked complete"
-        )
+        tasks = queryset.filter(completed=False)
+        self._apply(request, lambda: services.task_set_completed(tasks=tasks, completed=True), "marked complete")
 
     @admin.action(description="Mark selected tasks incomplete", permissions=["change"])
     def mark_incomplete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
-        self._apply(
-            request, queryset.filter(completed=True), lambda tasks: tasks.set_completed(False), "marked incomplete"
-        )
+        tasks = queryset.filter(completed=True)
+        self._apply(request, lambda: services.task_set_completed(tasks=tasks, completed=False), "marked incomplete")
 
     @admin.action(description="Soft-delete selected tasks", permissions=["change"])
     def soft_delete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
-        # Only live ones: deleting again would overwrite when the task was really deleted.
-        self._apply(request, queryset.live(), TaskQuerySet.soft_delete, "soft-deleted")
+        # Only live ones (the service sees to it): deleting again would overwrite when the task was deleted.
+        self._apply(request, lambda: services.tasks_soft_delete(tasks=queryset), "soft-deleted")
 
     @admin.action(description="Restore selected tasks", permissions=["change"])
     def restore(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
-        self._apply(request, queryset.filter(deleted_at__isnull=False), TaskQuerySet.restore, "restored")
+        self._apply(request, lambda: services.tasks_restore(tasks=queryset), "restored")
 
-    def _apply(
-        self, request: HttpRequest, tasks: TaskQuerySet, change: Callable[[TaskQuerySet], int], done: str
-    ) -> None:
-        """Change the tasks with the queryset method the API uses, and log each one in the admin history."""
+    def _apply(self, request: HttpRequest, change: Callable[[], list[Task]], done: str) -> None:
+        """Change the tasks with the service the API uses, and log each one in the admin history."""
+        # One transaction, as Django's own change form does: a change is never without its log entries.
         with transaction.atomic():
-            # Locked, so no other request changes a task between its log entry and the update.
-            changed = list(tasks.select_for_update())
-            change(tasks)
+            changed = change()
             LogEntry.objects.log_actions(
                 user_id=request.user.pk,
                 queryset=changed,

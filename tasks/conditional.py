@@ -1,14 +1,18 @@
-"""Conditional requests on one task: a strong ETag of its representation, If-Match and If-None-Match."""
+"""Conditional requests on one task: its strong ETag, If-Match as a write's precondition, If-None-Match and 304."""
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from django.utils.http import parse_etags
 from rest_framework import status
 from rest_framework.exceptions import APIException
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .models import Task
 
 
 class PreconditionFailed(APIException):
@@ -17,16 +21,30 @@ class PreconditionFailed(APIException):
     default_code = "precondition_failed"
 
 
-def etag_for(representation: dict[str, Any]) -> str:
-    """A strong validator: equal exactly when the task's JSON representation is equal."""
-    canonical = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
-    return f'"{hashlib.sha256(canonical).hexdigest()[:32]}"'
+def etag_for(task: Task) -> str:
+    """A strong validator, equal exactly when the id and version are: nothing is built or hashed to compare."""
+    return f'"{task.pk}-{task.version}"'
 
 
-def if_match_passes(header: str, etag: str) -> bool:
-    """RFC 9110 If-Match, strong comparison: a weak tag never matches."""
-    tags = parse_etags(header)
-    return tags == ["*"] or etag in tags
+@dataclass(frozen=True)
+class IfMatch:
+    """A write's precondition: the task still has one of these ETags (any, for ``*``)."""
+
+    etags: frozenset[str]
+
+    @classmethod
+    def parse(cls, header: str) -> IfMatch:
+        # RFC 9110 compares If-Match strongly: a weak tag ("W/…") stays as sent and so never matches.
+        return cls(frozenset(parse_etags(header)))
+
+    @classmethod
+    def version(cls, task: Task, version: int) -> IfMatch:
+        """The task as it was at ``version``, e.g. when a form was rendered."""
+        return cls(frozenset({f'"{task.pk}-{version}"'}))
+
+    def check(self, task: Task) -> None:
+        if "*" not in self.etags and etag_for(task) not in self.etags:
+            raise PreconditionFailed()
 
 
 def if_none_match_hits(header: str | None, etag: str) -> bool:
@@ -35,3 +53,39 @@ def if_none_match_hits(header: str | None, etag: str) -> bool:
         return False
     tags = parse_etags(header)
     return tags == ["*"] or etag in (tag.removeprefix("W/") for tag in tags)
+
+
+class ConditionalRequestMixin:
+    """For a task viewset: an ETag on every answer that is one task, a 304 when the client holds the current
+    one, and If-Match checked on the task as found, then again by the service under the row's lock."""
+
+    request: Request
+
+    @property
+    def if_match(self) -> IfMatch | None:
+        header = self.request.headers.get("If-Match")
+        return None if header is None else IfMatch.parse(header)
+
+    def get_object(self) -> Task:
+        task = super().get_object()
+        # Checked early, so that a stale write is a 412 before its body is even validated (RFC 9110 evaluates
+        # preconditions before the method); the service checks again under the lock, where it counts.
+        if_match = self.if_match
+        if self.request.method not in SAFE_METHODS and if_match is not None:
+            if_match.check(task)
+        return task
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        task = self.get_object()
+        etag = etag_for(task)
+        if if_none_match_hits(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(self.get_serializer(task).data, headers={"ETag": etag})
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # A serializer's data remembers its serializer (DRF's ReturnDict), and so the task it represents:
+        # that is what a create, an update or an action answered with. A list page's data does not.
+        task = getattr(getattr(response.data, "serializer", None), "instance", None)
+        if isinstance(task, Task) and status.is_success(response.status_code) and "ETag" not in response:
+            response["ETag"] = etag_for(task)
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, models
+from django.db import connections, models
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -24,6 +24,11 @@ class Priority(models.IntegerChoices):
 
 
 class TaskQuerySet(models.QuerySet):
+    """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys.
+
+    Only raw SQL can bypass them (set_completed_returning below maintains them itself).
+    """
+
     def live(self) -> TaskQuerySet:
         return self.filter(deleted_at__isnull=True)
 
@@ -38,39 +43,48 @@ class TaskQuerySet(models.QuerySet):
         return tasks
 
     def bulk_create(self, objs: Iterable[Task], *args: Any, **kwargs: Any) -> list[Task]:
-        # bulk_create skips save(), where the tag keys are kept in step with the tags.
         objs = list(objs)
         for task in objs:
             task.tag_keys = tag_keys(task.tags)
         return super().bulk_create(objs, *args, **kwargs)
 
-    def set_completed(self, completed: bool | None) -> int:
-        """Set ``completed``, or flip it when None, in one UPDATE so concurrent toggles never get lost."""
-        value = ~F("completed") if completed is None else completed
-        return self.update(completed=value, updated_at=timezone.now())
+    def update(self, **fields: Any) -> int:
+        """Every UPDATE bumps the version and stamps the change; one that sets the tags sets their keys too."""
+        fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
+        if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
+            fields["tag_keys"] = tag_keys(fields["tags"])
+        return super().update(**fields)
+
+    def bulk_update(self, objs: Iterable[Task], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        for task in objs:
+            task.tag_keys = tag_keys(task.tags)
+            task.version = F("version") + 1
+        changed = super().bulk_update(objs, {*fields, "tag_keys", "version"}, *args, **kwargs)
+        for task in objs:
+            task.forget_version()
+        return changed
 
     def set_completed_returning(self, completed: bool | None) -> list[Task]:
-        """``set_completed``, returning the changed tasks from the same statement (UPDATE … RETURNING).
+        """Set ``completed``, or flip it when None, returning the changed tasks from the same statement.
 
-        One statement finds, changes and reads back the task, so a flip can neither be lost to a
-        concurrent one nor cost extra round trips. Django's ORM has no UPDATE … RETURNING yet.
+        One statement (UPDATE … RETURNING) finds, changes and reads back the tasks, so a flip can neither be
+        lost to a concurrent one nor cost extra round trips. Django's ORM has no UPDATE … RETURNING yet.
         """
         try:
             selected, params = self.order_by().values("pk").query.sql_with_params()
         except EmptyResultSet:  # e.g. an id beyond the column's range: nothing can match
             return []
+        connection = connections[self.db]
         table = connection.ops.quote_name(self.model._meta.db_table)
         value = "NOT completed" if completed is None else "%s"
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        sql = f"UPDATE {table} SET completed = {value}, updated_at = %s WHERE id IN ({selected}) RETURNING *"
+        sql = (
+            f"UPDATE {table} SET completed = {value}, updated_at = %s, version = version + 1 "
+            f"WHERE id IN ({selected}) RETURNING *"
+        )
         values = [now] if completed is None else [completed, now]
-        return list(self.model.objects.raw(sql, [*values, *params]))
-
-    def soft_delete(self) -> int:
-        return self.update(deleted_at=timezone.now(), updated_at=timezone.now())
-
-    def restore(self) -> int:
-        return self.update(deleted_at=None, updated_at=timezone.now())
+        return list(self.model.objects.using(self.db).raw(sql, [*values, *params]))
 
 
 class Task(models.Model):
@@ -86,6 +100,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -113,11 +129,17 @@ class Task(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.tag_keys = tag_keys(self.tags)
+        updating = not self._state.adding
+        if updating:
+            # Counted by the database, not from this copy, which may be older than the row.
+            self.version = F("version") + 1
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "tags" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "tag_keys"}
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "version", *(["tag_keys"] if "tags" in update_fields else [])}
         super().save(*args, **kwargs)
+        if updating:
+            self.forget_version()
 
-    def soft_delete(self) -> None:
-        self.deleted_at = timezone.now()
-        self.save(update_fields=["deleted_at", "updated_at"])
+    def forget_version(self) -> None:
+        """Drop a version the database computed: read again on next use, never a stale number."""
+        del self.version

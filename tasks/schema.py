@@ -114,7 +114,8 @@ ETAG = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     response=[200, 201, 304],
-    description="A strong validator of the task: send it back in `If-Match` or `If-None-Match`.",
+    description="A strong validator of the task, new with every write to it: send it back in `If-Match` or "
+    "`If-None-Match`.",
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",

@@ -100,7 +100,7 @@ class ApiExceptionHandler(ExceptionHandler):
 
 
 class DatabaseUnavailableMiddleware:
-    """A 503 in the error shape when the database fails outside DRF's handling (opening a write's transaction)."""
+    """A 503 in the error shape when the database fails outside DRF's handling (e.g. the admin's)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

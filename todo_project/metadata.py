@@ -16,8 +16,9 @@ if TYPE_CHECKING:  # rest_framework.views imports this module, through its setti
 
 
 class RouteMetadata(SimpleMetadata):
-    """DRF's metadata without its "actions": describing PUT looks the object up on a copy of the request
-    made a PUT, a locked read outside any transaction (a 500 on PostgreSQL). /api/schema/ describes the fields."""
+    """DRF's metadata without its "actions": describing PUT runs a write's lookup, with its If-Match check, on a
+    copy of the request made a PUT (once a locked read outside any transaction: a 500 on PostgreSQL).
+    /api/schema/ describes the fields."""
 
     def determine_actions(self, request: Request, view: APIView) -> dict[str, Any]:
         return {}

@@ -107,7 +107,7 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Not ATOMIC_REQUESTS: it would wrap reads too, in BEGIN and COMMIT, two round trips that buy a read nothing
-# (each statement sees its own snapshot either way). Views that write make each request one transaction.
+# (each statement sees its own snapshot either way). Each write is one transaction, in tasks/services.py.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

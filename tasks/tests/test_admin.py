@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import AbstractUser, Group, Permission
@@ -19,7 +21,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from conftest import ALICE, BOB
-from tasks.admin import CappedCountPaginator
+from tasks import services
+from tasks.admin import CappedCountPaginator, TaskForm
 from tasks.models import Priority, Task
 
 CHANGELIST = reverse("admin:tasks_task_changelist")
@@ -99,7 +102,7 @@ def test_list_shows_every_task_newest_first_deleted_ones_included(
 ) -> None:
     older = make_task(title="older")
     deleted = make_task(title="deleted", user_id=BOB)
-    deleted.soft_delete()
+    services.task_soft_delete(task=deleted)
     newer = make_task(title="newer")
 
     assert listed(support.get(CHANGELIST)) == [newer.id, deleted.id, older.id]
@@ -136,7 +139,7 @@ def test_status_filter_shows_live_or_deleted_tasks(
     support: Client, make_task: Callable[..., Task], query: str, expected: set[str]
 ) -> None:
     make_task(title="live")
-    make_task(title="deleted").soft_delete()
+    services.task_soft_delete(task=make_task(title="deleted"))
 
     response = support.get(CHANGELIST + query)
 
@@ -196,7 +199,15 @@ def test_search_finds_tasks_by_title_words_in_any_case(support: Client, make_tas
 def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_task: Callable[..., Task]) -> None:
     adminform = support.get(change_url(make_task())).context["adminform"]
 
-    assert set(adminform.form.fields) == {"title", "description", "completed", "priority", "due_date", "tags"}
+    assert set(adminform.form.fields) == {
+        "title",
+        "description",
+        "completed",
+        "priority",
+        "due_date",
+        "tags",
+        "rendered_version",
+    }
     assert set(adminform.readonly_fields) == {"user_id", "created_at", "updated_at", "deleted_at"}
 
 
@@ -215,6 +226,7 @@ def test_support_can_fix_a_task_and_the_change_is_logged(
             "due_date_0": "2026-12-01",
             "due_date_1": "09:30:00",
             "user_id": BOB,  # read-only: ignored
+            "rendered_version": task.version,
             "_save": "Save",
         },
     )
@@ -323,7 +335,7 @@ def test_soft_delete_keeps_when_an_already_deleted_task_was_deleted(
 
 def test_a_restored_task_is_back_in_the_api(support: Client, alice: APIClient, make_task: Callable[..., Task]) -> None:
     task = make_task()
-    task.soft_delete()
+    services.task_soft_delete(task=task)
 
     support.post(CHANGELIST, {"action": "restore", "_selected_action": [task.pk]})
 
@@ -412,7 +424,14 @@ def test_list_shows_and_filters_tags_in_any_case(support: Client, make_task: Cal
 
 def test_the_change_form_refuses_invalid_tags(support: Client, make_task: Callable[..., Task]) -> None:
     task = make_task(tags=["keep"])
-    form = {"title": task.title, "description": "", "priority": task.priority, "due_date_0": "", "due_date_1": ""}
+    form = {
+        "title": task.title,
+        "description": "",
+        "priority": task.priority,
+        "due_date_0": "",
+        "due_date_1": "",
+        "rendered_version": task.version,
+    }
 
     response = support.post(change_url(task), {**form, "tags": '["a", "A"]'})
 
@@ -420,3 +439,113 @@ def test_the_change_form_refuses_invalid_tags(support: Client, make_task: Callab
     assert "Tags must be trimmed and differ in more than letter case." in response.content.decode()
     task.refresh_from_db()
     assert task.tags == ["keep"]
+
+
+# Concurrent changes
+
+
+def change_form(task: Task, **changes: Any) -> dict[str, Any]:
+    """The change form as the page shows it for ``task``, with ``changes`` typed in, ready to save."""
+    return {
+        "title": task.title,
+        "description": task.description,
+        "priority": task.priority,
+        "due_date_0": "",
+        "due_date_1": "",
+        "tags": json.dumps(task.tags),
+        "rendered_version": task.version,
+        "_save": "Save",
+        **changes,
+    }
+
+
+def test_the_change_form_refuses_to_save_over_a_change_made_through_the_api_since_it_was_loaded(
+    support: Client, alice: APIClient, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(title="Wter the plants")
+    rendered = support.get(change_url(task)).context["adminform"].form.initial["rendered_version"]
+    # Meanwhile, the owner completes the task and renames it through the API.
+    api = alice.patch(f"/api/{ALICE}/tasks/{task.pk}/", {"title": "Water the ferns", "completed": True})
+    assert api.status_code == 200
+
+    response = support.post(change_url(task), change_form(task, title="Water the plants", rendered_version=rendered))
+
+    assert response.status_code == 200
+    assert "This task has changed since this page was loaded. Reload the page" in response.content.decode()
+    task.refresh_from_db()
+    assert (task.title, task.completed, task.version) == ("Water the ferns", True, 2)
+    assert not LogEntry.objects.exists()
+
+
+def test_the_change_form_refuses_a_save_that_does_not_say_its_version(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(title="Keep")
+    form = change_form(task, title="Changed")
+    del form["rendered_version"]
+
+    assert support.post(change_url(task), form).status_code == 200
+    assert Task.objects.get(pk=task.pk).title == "Keep"
+
+
+def test_a_change_form_save_makes_a_new_version(support: Client, make_task: Callable[..., Task]) -> None:
+    task = make_task(title="Wter the plants", tags=["work"])
+
+    response = support.post(change_url(task), change_form(task, title="Water the plants", tags='["Home"]'))
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.title, task.version) == ("Water the plants", 2)
+    assert list(Task.objects.tagged(["home"])) == [task]
+
+
+@pytest.mark.parametrize(
+    ("action", "before"),
+    [
+        ("mark_complete", {"completed": False}),
+        ("mark_incomplete", {"completed": True}),
+        ("soft_delete", {}),
+        ("restore", {"deleted_at": LONG_AGO}),
+    ],
+)
+def test_every_action_makes_a_new_version_of_each_task_it_changes(
+    support: Client, make_task: Callable[..., Task], action: str, before: dict[str, Any]
+) -> None:
+    tasks = [make_task(**before), make_task(user_id=BOB, **before)]
+
+    support.post(CHANGELIST, {"action": action, "_selected_action": [task.pk for task in tasks]})
+
+    assert sorted(Task.objects.values_list("version", flat=True)) == [2, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_form_save_holds_the_task_so_that_no_write_slips_in_between_its_check_and_its_save(
+    client: Client, django_user_model: type[AbstractUser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; CI runs this on PostgreSQL")
+    client.force_login(django_user_model.objects.create_superuser("root"))
+    task = Task.objects.create(user_id=ALICE, title="Wter the plants")
+    settings = connection.get_connection_params()
+    settings.pop("context", None)
+    concurrent: list[str] = []
+
+    def clean_while_the_owner_writes(form: TaskForm) -> dict[str, Any]:
+        # Another worker's write arrives just after the form's version check: it must wait for the save.
+        with psycopg.connect(**settings, autocommit=True) as other:
+            other.execute("SET lock_timeout = '200ms'")
+            try:
+                other.execute("UPDATE tasks_task SET title = 'theirs', version = version + 1 WHERE id = %s", [task.pk])
+                concurrent.append("written")
+            except psycopg.errors.LockNotAvailable:
+                concurrent.append("waited")
+        return checked(form)
+
+    checked = TaskForm.clean
+    monkeypatch.setattr(TaskForm, "clean", clean_while_the_owner_writes)
+
+    response = client.post(change_url(task), change_form(task, title="Water the plants"))
+
+    assert (response.status_code, concurrent) == (302, ["waited"])
+    task.refresh_from_db()
+    assert (task.title, task.version) == ("Water the plants", 2)

@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import ALICE, BOB
+from tasks.conditional import etag_for
 from tasks.models import Task
 
 BASE = f"/api/{ALICE}/tasks/"
@@ -125,3 +126,54 @@ def test_a_read_with_a_stale_if_none_match_gets_the_task(alice: APIClient, task:
 
     assert response.status_code == 200
     assert response.json()["title"] == "Changed"
+
+
+API_WRITES = [
+    ("put", "", {"title": "Replaced"}),
+    ("patch", "", {"title": "Patched"}),
+    ("patch", "", {}),
+    ("patch", "complete/", None),
+    ("patch", "complete/", {"completed": True}),
+    ("delete", "", None),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), API_WRITES)
+def test_every_write_through_the_api_makes_a_new_version_and_etag(
+    alice: APIClient, task: Task, method: str, suffix: str, body: Any
+) -> None:
+    before = etag_of(alice, task)
+
+    response = getattr(alice, method)(f"{BASE}{task.id}/{suffix}", body)
+
+    assert response.status_code in (200, 204)
+    assert Task.objects.get(pk=task.pk).version == 2
+    if method != "delete":
+        assert response["ETag"] == etag_for(Task.objects.get(pk=task.pk)) != before
+
+
+def test_a_created_task_is_version_1(alice: APIClient) -> None:
+    response = alice.post(BASE, {"title": "New"})
+
+    assert Task.objects.get(pk=response.json()["id"]).version == 1
+    assert response["ETag"] == f'"{response.json()["id"]}-1"'
+
+
+def test_an_etag_is_equal_exactly_when_the_version_is(alice: APIClient, task: Task) -> None:
+    first = etag_of(alice, task)
+    assert etag_of(alice, task) == first  # no write: same version, same ETag
+
+    # Two flips put ``completed`` back, but they are two writes: a new version, so a new ETag.
+    alice.patch(f"{BASE}{task.id}/complete/")
+    alice.patch(f"{BASE}{task.id}/complete/")
+    assert etag_of(alice, task) != first
+    assert etag_of(alice, task) == etag_for(Task.objects.get(pk=task.pk))
+
+
+def test_a_stale_if_match_is_a_412_before_the_body_is_even_read(alice: APIClient, task: Task) -> None:
+    stale = etag_of(alice, task)
+    alice.patch(f"{BASE}{task.id}/", {"description": "someone else's edit"})
+
+    response = alice.patch(f"{BASE}{task.id}/", {"title": 17}, HTTP_IF_MATCH=stale)
+
+    assert response.status_code == 412

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from conftest import ALICE
+from tasks.conditional import etag_for
 from tasks.models import Task
 
 BASE = f"/api/{ALICE}/tasks/"
@@ -78,10 +79,24 @@ def test_complete_is_one_update_returning_the_task(alice: APIClient, task: Task,
 
 
 @pytest.mark.parametrize(("method", "body"), [("put", {"title": "New"}), ("patch", {"tags": ["x"]}), ("delete", None)])
-def test_a_write_is_a_locking_select_and_one_update(
-    alice: APIClient, task: Task, method: str, body: dict | None
+@pytest.mark.parametrize("if_match", [False, True])
+def test_a_write_is_a_select_and_one_update_conditional_on_the_version_read(
+    alice: APIClient, task: Task, method: str, body: dict | None, if_match: bool
 ) -> None:
+    headers = {"HTTP_IF_MATCH": etag_for(task)} if if_match else {}
+
     with statements() as done:
-        assert getattr(alice, method)(f"{BASE}{task.id}/", body).status_code in (200, 204)
+        assert getattr(alice, method)(f"{BASE}{task.id}/", body, **headers).status_code in (200, 204)
 
     assert [sql.split()[0] for sql in done.work] == ["SELECT", "UPDATE"], done.work
+    assert "FOR UPDATE" not in done.work[0] and '"version" =' in done.work[1], done.work
+
+
+def test_complete_with_if_match_is_a_locking_select_and_one_update_returning_the_task(
+    alice: APIClient, task: Task
+) -> None:
+    with statements() as done:
+        assert alice.patch(f"{BASE}{task.id}/complete/", HTTP_IF_MATCH=etag_for(task)).status_code == 200
+
+    assert [sql.split()[0] for sql in done.work] == ["SELECT", "UPDATE"], done.work
+    assert "RETURNING" in done.work[1], done.work

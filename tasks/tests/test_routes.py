@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import ALICE, client_for
+from tasks import services
 from tasks.models import Priority, Task
 
 BASE = f"/api/{ALICE}/tasks"
@@ -24,7 +25,7 @@ def test_list_returns_the_users_live_tasks_newest_first(
 ) -> None:
     older = make_task(title="older")
     newer = make_task(title="newer")
-    make_task(title="deleted").soft_delete()
+    services.task_soft_delete(task=make_task(title="deleted"))
 
     response = alice.get(f"{BASE}{slash}")
 
@@ -176,7 +177,7 @@ def test_a_deleted_task_can_be_neither_read_nor_written(
     alice: APIClient, make_task: Callable[..., Task], method: str
 ) -> None:
     task = make_task(title="Gone")
-    task.soft_delete()
+    services.task_soft_delete(task=task)
 
     response = getattr(alice, method)(f"{BASE}/{task.id}/", {"title": "Back"})
 

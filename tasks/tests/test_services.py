@@ -1,0 +1,196 @@
+"""The services called directly: each write is one transaction, checks its precondition and bumps the version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+
+from conftest import ALICE
+from tasks import services
+from tasks.conditional import IfMatch, PreconditionFailed, etag_for
+from tasks.models import Task
+
+TRANSACTION = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
+
+
+@pytest.fixture
+def task(make_task: Callable[..., Task]) -> Task:
+    return make_task(title="Original", description="as read", tags=["work"])
+
+
+def fresh(task: Task) -> Task:
+    return Task.objects.get(pk=task.pk)
+
+
+SERVICES: dict[str, Callable[[Task], Any]] = {
+    "create": lambda task: services.task_create(user_id=ALICE, title="New", tags=["a"]),
+    "update": lambda task: services.task_update(task=task, title="Changed"),
+    "soft delete": lambda task: services.task_soft_delete(task=task),
+    "set completed": lambda task: services.task_set_completed(tasks=Task.objects.filter(pk=task.pk), completed=True),
+    "flip completed": lambda task: services.task_set_completed(tasks=Task.objects.filter(pk=task.pk), completed=None),
+    "soft delete many": lambda task: services.tasks_soft_delete(tasks=Task.objects.filter(pk=task.pk)),
+    "restore many": lambda task: services.tasks_restore(tasks=Task.objects.filter(pk=task.pk)),
+}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=list(SERVICES))
+def test_each_service_is_one_transaction_around_all_of_its_statements(task: Task, service: str) -> None:
+    if service == "restore many":
+        services.task_soft_delete(task=task)
+
+    with CaptureQueriesContext(connection) as context:
+        SERVICES[service](task)
+
+    statements = [query["sql"] for query in context.captured_queries]
+    # In a test the outermost atomic is the test's own, so a service's transaction shows as a savepoint.
+    assert statements[0].startswith("SAVEPOINT") and statements[-1].startswith("RELEASE SAVEPOINT"), statements
+    assert not any(sql.startswith(TRANSACTION) for sql in statements[1:-1]), statements
+
+
+@pytest.mark.parametrize("service", ["update", "soft delete", "set completed", "flip completed"])
+def test_each_service_bumps_the_version_once(task: Task, service: str) -> None:
+    SERVICES[service](task)
+
+    assert fresh(task).version == 2
+
+
+def test_a_new_task_starts_at_version_1(db: None) -> None:
+    assert fresh(services.task_create(user_id=ALICE, title="New")).version == 1
+
+
+def test_restore_bumps_the_version(task: Task) -> None:
+    services.task_soft_delete(task=task)
+
+    services.tasks_restore(tasks=Task.objects.filter(pk=task.pk))
+
+    assert fresh(task).version == 3
+
+
+def stale_if_match(task: Task) -> IfMatch:
+    """An If-Match for the task as it was before someone else's change."""
+    if_match = IfMatch.parse(etag_for(task))
+    services.task_update(task=fresh(task), description="someone else's change")
+    return if_match
+
+
+CONDITIONAL: dict[str, Callable[[Task, IfMatch], Any]] = {
+    "update": lambda task, if_match: services.task_update(task=fresh(task), if_match=if_match, title="Mine"),
+    "soft delete": lambda task, if_match: services.task_soft_delete(task=fresh(task), if_match=if_match),
+    "set completed": lambda task, if_match: services.task_set_completed(
+        tasks=Task.objects.filter(pk=task.pk), completed=True, if_match=if_match
+    ),
+}
+
+
+@pytest.mark.parametrize("service", CONDITIONAL)
+def test_an_if_match_mismatch_raises_and_changes_nothing(task: Task, service: str) -> None:
+    if_match = stale_if_match(task)
+    before = fresh(task)
+
+    with pytest.raises(PreconditionFailed):
+        CONDITIONAL[service](task, if_match)
+
+    after = fresh(task)
+    assert [getattr(after, field.attname) for field in Task._meta.fields] == [
+        getattr(before, field.attname) for field in Task._meta.fields
+    ]
+
+
+@pytest.mark.parametrize("service", CONDITIONAL)
+def test_the_current_etag_or_a_star_passes(make_task: Callable[..., Task], service: str) -> None:
+    for header in ("current", "*"):
+        task = make_task()
+        CONDITIONAL[service](task, IfMatch.parse(etag_for(task) if header == "current" else "*"))
+
+        assert fresh(task).version == 2, header
+
+
+def test_an_update_rechecks_if_match_on_the_row_as_it_is_when_locked(task: Task) -> None:
+    # Read and checked, then changed by someone else before the write: the early check passed on the copy read,
+    # the one under the lock must refuse it.
+    as_read = fresh(task)
+    services.task_update(task=fresh(task), description="someone else's change")
+
+    with pytest.raises(PreconditionFailed):
+        services.task_update(task=as_read, if_match=IfMatch.parse(etag_for(as_read)), title="Mine")
+
+    assert (fresh(task).title, fresh(task).description) == ("Original", "someone else's change")
+
+
+def test_an_update_over_a_change_made_since_reading_keeps_that_change(task: Task) -> None:
+    as_read = fresh(task)
+    services.task_update(task=fresh(task), description="someone else's change")
+
+    written = services.task_update(task=as_read, title="Mine")
+
+    stored = fresh(task)
+    assert (stored.title, stored.description, stored.version) == ("Mine", "someone else's change", 3)
+    # What the service returns is the row as stored: an ETag on it is the row's.
+    assert (written.title, written.description, etag_for(written)) == (
+        "Mine",
+        "someone else's change",
+        etag_for(stored),
+    )
+
+
+def test_an_update_of_a_task_deleted_since_reading_is_not_found_and_changes_nothing(task: Task) -> None:
+    as_read = fresh(task)
+    services.task_soft_delete(task=fresh(task))
+    before = fresh(task)
+
+    with pytest.raises(Http404):
+        services.task_update(task=as_read, title="Mine")
+
+    assert (fresh(task).title, fresh(task).version) == ("Original", before.version)
+
+
+def test_an_update_writes_the_tags_keys_too(task: Task) -> None:
+    services.task_update(task=task, tags=["Home"])
+
+    assert list(Task.objects.tagged(["HOME"])) == [task]
+    assert not Task.objects.tagged(["work"]).exists()
+
+
+def test_etags_are_equal_exactly_when_task_and_version_are(make_task: Callable[..., Task]) -> None:
+    first, second = make_task(), make_task()
+
+    assert etag_for(fresh(first)) == etag_for(fresh(first))
+    assert etag_for(first) != etag_for(second)  # same version, another task
+    before = etag_for(fresh(first))
+    services.task_update(task=fresh(first))  # a write that changes no field still makes a new version
+    assert etag_for(fresh(first)) != before
+
+
+# The model keeps the version and the tag keys whatever ORM write changes a task.
+
+
+def test_saving_a_task_makes_a_new_version_counted_by_the_database(task: Task) -> None:
+    stale = fresh(task)
+    services.task_update(task=fresh(task), description="someone else's change")
+
+    stale.title = "Saved over"
+    stale.save()
+
+    # From the stored version, not the copy's: an older copy never reuses a version (and so an ETag).
+    assert (stale.version, fresh(task).version) == (3, 3)
+
+
+def test_a_queryset_update_makes_a_new_version_and_keeps_the_tag_keys(task: Task) -> None:
+    Task.objects.filter(pk=task.pk).update(tags=["Home"])
+
+    assert fresh(task).version == 2
+    assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_a_bulk_update_makes_a_new_version_and_keeps_the_tag_keys(task: Task) -> None:
+    task.tags = ["Home"]
+
+    Task.objects.bulk_update([task], ["tags"])
+
+    assert (task.version, fresh(task).version) == (2, 2)
+    assert list(Task.objects.tagged(["home"])) == [task]

@@ -12,9 +12,10 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from . import text
 from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task
-from .tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, clean_tags
+from .tags import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
 
 # A task's representation, in order: TaskSerializer's fields, and the columns a list page reads.
 REPRESENTED_FIELDS = (
@@ -30,34 +31,30 @@ REPRESENTED_FIELDS = (
     "updated_at",
 )
 
-# What DRF's trimming (str.strip) removes, spelled out: Python and ECMAScript (the schema's regex
-# dialect) disagree on what \s means.
-_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
-# What the NUL check and the trimming refuse, as schema patterns (tasks/schema.py adds them).
-CONTAINS_NUL = r"\x00"
-NOT_BLANK = rf"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
-
 
 class StrictCharField(serializers.CharField):
-    """A JSON string of at most ``max_length`` characters as sent, storable as UTF-8 (no lone surrogates)."""
+    """A JSON string of at most ``max_length`` characters as sent, held to tasks/text.py's rules."""
 
     default_error_messages = {
         "invalid": "Not a valid string.",
         "unpaired_surrogate": "Contains an unpaired surrogate character.",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Trimmed by tasks/text.py, as tags are, rather than by DRF.
+        super().__init__(trim_whitespace=False, **kwargs)
+
     def run_validation(self, data: Any = empty) -> Any:
-        # Checked on the value as sent, before DRF's trimming, which turns an all-blank string into ""
-        # without looking further (so a 5,000-character run of blanks would pass a max_length of 1,000).
+        # Checked on the value as sent, before trimming, which turns an all-blank string into "" without
+        # looking further (so a 5,000-character run of blanks would pass a max_length of 1,000).
         if data is not empty and data is not None:
             if not isinstance(data, str):
                 self.fail("invalid")
             if self.max_length is not None and len(data) > self.max_length:
                 self.fail("max_length", max_length=self.max_length)
-            try:
-                data.encode("utf-8")
-            except UnicodeEncodeError:
+            if text.has_unpaired_surrogate(data):
                 self.fail("unpaired_surrogate")
+            data = text.trim(data)
         return super().run_validation(data)
 
 
@@ -73,7 +70,7 @@ class StrictBooleanField(serializers.BooleanField):
 @extend_schema_field(
     {
         "type": "array",
-        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": TAG_PATTERN},
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": text.TAG_PATTERN},
         "maxItems": MAX_TAGS,
         "description": "Trimmed when stored; tags differing only in letter case are one (the first spelling is kept).",
     }

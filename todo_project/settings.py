@@ -233,7 +233,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["todo_project.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "tasks.filters.SearchFilter",
+        "tasks.filters.TaskSearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
     "DEFAULT_METADATA_CLASS": "todo_project.metadata.RouteMetadata",

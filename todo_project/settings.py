@@ -53,7 +53,7 @@ BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET", dev_default=_DEV_AUTH_SECRET,
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "todo_project.apps.AdminConfig",
+    "todo_project.apps.ThrottledAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -144,7 +144,7 @@ REDIS_RETRY_SECONDS = _limit("REDIS_RETRY_SECONDS", 10)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "todo_project.cache.RedisCache",
+            "BACKEND": "todo_project.cache.FailFastRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_TIMEOUT_MS / 1000,
@@ -229,19 +229,19 @@ API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["todo_project.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["todo_project.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["todo_project.parsers.DepthSafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["todo_project.renderers.OrjsonRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "tasks.filters.SearchFilter",
+        "tasks.filters.TaskSearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
     "DEFAULT_METADATA_CLASS": "todo_project.metadata.RouteMetadata",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "todo_project.metadata.ContentNegotiation",
     # Per token user, and per client address for requests that are not (or fail to be) authenticated.
     "DEFAULT_THROTTLE_CLASSES": [
-        "todo_project.throttling.AnonRateThrottle",
-        "todo_project.throttling.UserRateThrottle",
+        "todo_project.throttling.AtomicAnonRateThrottle",
+        "todo_project.throttling.AtomicUserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="100/minute"),
@@ -366,7 +366,7 @@ LOGGING = {
     },
     "formatters": {
         "json": {
-            "()": "todo_project.logsafe.JsonFormatter",
+            "()": "todo_project.logsafe.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

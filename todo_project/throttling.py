@@ -94,11 +94,11 @@ class AtomicRedisRateMixin:
         return max(self._wait, 0.0)
 
 
-class AnonRateThrottle(AtomicRedisRateMixin, throttling.AnonRateThrottle):
+class AtomicAnonRateThrottle(AtomicRedisRateMixin, throttling.AnonRateThrottle):
     """Per client address, for requests without a valid token."""
 
 
-class UserRateThrottle(AtomicRedisRateMixin, throttling.UserRateThrottle):
+class AtomicUserRateThrottle(AtomicRedisRateMixin, throttling.UserRateThrottle):
     """Per token user."""
 
 

@@ -194,3 +194,17 @@ def test_a_bulk_update_makes_a_new_version_and_keeps_the_tag_keys(task: Task) ->
 
     assert (task.version, fresh(task).version) == (2, 2)
     assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_bulk_created_tasks_are_found_by_their_tags(db: None) -> None:
+    [task] = Task.objects.bulk_create([Task(user_id=ALICE, title="Bulk", tags=["Home"])])
+
+    assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_saving_only_the_tags_keeps_their_keys(task: Task) -> None:
+    task.tags = ["Home"]
+
+    task.save(update_fields=["tags"])
+
+    assert list(Task.objects.tagged(["home"])) == [task]

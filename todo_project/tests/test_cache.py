@@ -39,7 +39,7 @@ def redis_cache(settings: Any, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch)
     settings.REDIS_RETRY_SECONDS = 1
     settings.CACHES = {
         "default": {
-            "BACKEND": "todo_project.cache.RedisCache",
+            "BACKEND": "todo_project.cache.FailFastRedisCache",
             "LOCATION": url,
             "OPTIONS": {"socket_connect_timeout": 0.05, "socket_timeout": 0.05},
         }

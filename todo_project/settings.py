@@ -82,7 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "todo_project.errors.DatabaseUnavailableMiddleware",
+    "common.errors.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -165,7 +165,7 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match
 CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id"]
 
 # A CSRF failure outside the admin is a 403 in the API's error shape, not Django's HTML page.
-CSRF_FAILURE_VIEW = "todo_project.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "common.errors.csrf_failure"
 
 # Security headers (nosniff, Referrer-Policy: same-origin) are Django's defaults; framing is denied.
 X_FRAME_OPTIONS = "DENY"
@@ -213,7 +213,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Swagger UI, ReDoc and the admin's assets are served by the app itself, collected or not.
 WHITENOISE_USE_FINDERS = True
 
-# A task is a few kilobytes at most; a larger body is refused with a 413 (see errors.py).
+# A task is a few kilobytes at most; a larger body is refused with a 413 (see common/errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 
@@ -229,15 +229,15 @@ API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["todo_project.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["todo_project.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["common.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "tasks.filters.SearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
-    "DEFAULT_METADATA_CLASS": "todo_project.metadata.RouteMetadata",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "todo_project.metadata.ContentNegotiation",
+    "DEFAULT_METADATA_CLASS": "common.metadata.RouteMetadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.metadata.ContentNegotiation",
     # Per token user, and per client address for requests that are not (or fail to be) authenticated.
     "DEFAULT_THROTTLE_CLASSES": [
         "todo_project.throttling.AnonRateThrottle",
@@ -258,15 +258,15 @@ REST_FRAMEWORK = {
 }
 
 DRF_STANDARDIZED_ERRORS = {
-    "EXCEPTION_HANDLER_CLASS": "todo_project.errors.ApiExceptionHandler",
+    "EXCEPTION_HANDLER_CLASS": "common.errors.ApiExceptionHandler",
     # The error responses the schema documents: the package's defaults plus our 412, 413 and 503.
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "412", "413", "415", "429", "500", "503"],
     # The package has no schema for a 412, 413 or 503, and its 401 lists codes other than ours.
     "ERROR_SCHEMAS": {
         "401": "authjwt.schema.ErrorResponse401Serializer",
-        "412": "todo_project.schema.ErrorResponse412Serializer",
-        "413": "todo_project.schema.ErrorResponse413Serializer",
-        "503": "todo_project.schema.ErrorResponse503Serializer",
+        "412": "common.schema.ErrorResponse412Serializer",
+        "413": "common.schema.ErrorResponse413Serializer",
+        "503": "common.schema.ErrorResponse503Serializer",
     },
 }
 
@@ -346,12 +346,12 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
         "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
         "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
-        "ErrorCode412Enum": "todo_project.schema.ErrorCode412Enum.choices",
-        "ErrorCode413Enum": "todo_project.schema.ErrorCode413Enum.choices",
+        "ErrorCode412Enum": "common.schema.ErrorCode412Enum.choices",
+        "ErrorCode413Enum": "common.schema.ErrorCode413Enum.choices",
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
-        "ErrorCode503Enum": "todo_project.schema.ErrorCode503Enum.choices",
+        "ErrorCode503Enum": "common.schema.ErrorCode503Enum.choices",
     },
 }
 

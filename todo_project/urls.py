@@ -14,7 +14,7 @@ urlpatterns = [
     path("api/", include("tasks.urls")),
 ]
 
-handler400 = "todo_project.errors.bad_request"
-handler403 = "todo_project.errors.permission_denied"
-handler404 = "todo_project.errors.page_not_found"
-handler500 = "todo_project.errors.server_error"
+handler400 = "common.errors.bad_request"
+handler403 = "common.errors.permission_denied"
+handler404 = "common.errors.page_not_found"
+handler500 = "common.errors.server_error"

@@ -15,8 +15,9 @@ from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from todo_project.throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
+
 from .renderers import JSONRenderer
-from .throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 error_log = logging.getLogger("django.request")
@@ -28,6 +29,12 @@ class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "request_too_large"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The task has changed since you read it: fetch it again and retry."
+    default_code = "precondition_failed"
 
 
 class DatabaseUnavailable(exceptions.APIException):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rest_framework import renderers
 from rest_framework.exceptions import ErrorDetail
 
-from todo_project.renderers import JSONRenderer
+from common.renderers import JSONRenderer
 
 JSON_WITHOUT_FLOATS = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

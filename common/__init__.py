@@ -1,0 +1,10 @@
+"""What every app shares, and the bottom layer: it imports none of the apps and none of ``todo_project``.
+
+The layering (``.importlinter``, checked by ``make test``): ``todo_project`` → ``tasks`` → ``authjwt`` →
+``common``. An app may import from here; nothing here may import an app, so no loop can form through it.
+
+- ``errors``: the one JSON error shape, the API's error vocabulary (413, 412, 503: any app may raise them,
+  the schema describes them) and the handlers that answer in it, for DRF's views and Django's alike.
+- ``schema``: the OpenAPI components of that shape, for the statuses drf-standardized-errors does not describe.
+- ``parsers``, ``renderers``, ``metadata``: the JSON every DRF view reads and writes, and its OPTIONS answers.
+"""

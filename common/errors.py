@@ -15,9 +15,8 @@ from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from todo_project.throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
-
 from .renderers import JSONRenderer
+from .throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 error_log = logging.getLogger("django.request")

@@ -21,8 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 
 from common.errors import error_response
-
-from .throttling import AdminLoginThrottle, client_address, count_refusal
+from common.throttling import AdminLoginThrottle, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 

@@ -137,14 +137,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # without it in each process's own memory (fine for one process, wrong for several).
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis sits next to us and answers in well under a millisecond: one that takes longer than this is
-# failing, and each request waiting for it would pay the wait (todo_project/cache.py).
+# failing, and each request waiting for it would pay the wait (common/cache.py).
 REDIS_TIMEOUT_MS = _limit("REDIS_TIMEOUT_MS", 50)
 # After a failure, Redis is not asked again for this long: requests go unthrottled meanwhile.
 REDIS_RETRY_SECONDS = _limit("REDIS_RETRY_SECONDS", 10)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "todo_project.cache.RedisCache",
+            "BACKEND": "common.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_TIMEOUT_MS / 1000,
@@ -193,7 +193,7 @@ AXES_FAILURE_LIMIT = _limit("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_limit("ADMIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The address the API's throttles use (REST_FRAMEWORK["NUM_PROXIES"]), not django-ipware's own guess.
-AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "common.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "todo_project.admin.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -240,8 +240,8 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.metadata.ContentNegotiation",
     # Per token user, and per client address for requests that are not (or fail to be) authenticated.
     "DEFAULT_THROTTLE_CLASSES": [
-        "todo_project.throttling.AnonRateThrottle",
-        "todo_project.throttling.UserRateThrottle",
+        "common.throttling.AnonRateThrottle",
+        "common.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="100/minute"),

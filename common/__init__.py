@@ -11,4 +11,6 @@ The layering (``.importlinter``, checked by ``make test``): ``todo_project`` →
   address they, the admin's lockout and the security log agree on.
 - ``cache``: the Redis cache backend and its circuit breaker. Here, not in ``todo_project``, because code
   below the project catches its ``CacheUnavailable``: the throttles, and authjwt's JWKS copy.
+- ``middleware``, ``logsafe``, ``limits``: what wraps every request whichever app serves it: the request log
+  and request id, chunked bodies made readable, the log redaction, the bound on the query string.
 """

@@ -71,8 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "todo_project.middleware.RequestLogMiddleware",
-    "todo_project.limits.QueryStringLimitMiddleware",
+    "common.middleware.RequestLogMiddleware",
+    "common.limits.QueryStringLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -360,13 +360,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "todo_project.middleware.RequestIdFilter"},
-        # No query string and no line past a bound, whichever logger wrote it (todo_project/logsafe.py).
-        "redact": {"()": "todo_project.logsafe.RedactFilter"},
+        "request_id": {"()": "common.middleware.RequestIdFilter"},
+        # No query string and no line past a bound, whichever logger wrote it (common/logsafe.py).
+        "redact": {"()": "common.logsafe.RedactFilter"},
     },
     "formatters": {
         "json": {
-            "()": "todo_project.logsafe.JsonFormatter",
+            "()": "common.logsafe.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import ValidationError
 
-from common.errors import error_response
+from .errors import error_response
 
 
 class QueryStringLimitMiddleware:

@@ -13,4 +13,11 @@ The layering (``.importlinter``, checked by ``make test``): ``todo_project`` →
   below the project catches its ``CacheUnavailable``: the throttles, and authjwt's JWKS copy.
 - ``middleware``, ``logsafe``, ``limits``: what wraps every request whichever app serves it: the request log
   and request id, chunked bodies made readable, the log redaction, the bound on the query string.
+- ``admin``, ``apps``: Django's admin site with its login throttled, locked out and logged. Every app
+  registers on it; its protection is built of ``throttling`` and ``errors`` and knows no app.
+- ``probes``: ``/health`` and ``/ready``, which check the database and the cache, not any app.
+
+``todo_project`` keeps what wires these together and nothing else: settings, URLs, the WSGI and ASGI
+entries, and the PostgreSQL backend, which nothing imports (settings name it) and is Django's own with two
+per-request costs taken out.
 """

@@ -53,7 +53,7 @@ BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET", dev_default=_DEV_AUTH_SECRET,
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "todo_project.apps.AdminConfig",
+    "common.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -194,7 +194,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=_limit("ADMIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The address the API's throttles use (REST_FRAMEWORK["NUM_PROXIES"]), not django-ipware's own guess.
 AXES_CLIENT_IP_CALLABLE = "common.throttling.client_address"
-AXES_LOCKOUT_CALLABLE = "todo_project.admin.locked_out"
+AXES_LOCKOUT_CALLABLE = "common.admin.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -246,7 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="100/minute"),
         "user": env.str("API_THROTTLE_RATE", default="1000/hour"),
-        # Admin login POSTs per client address, checked before any password hash (todo_project/admin.py).
+        # Admin login POSTs per client address, checked before any password hash (common/admin.py).
         "admin_login": env.str("ADMIN_LOGIN_THROTTLE_RATE", default="10/minute"),
     },
     # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it. 1: the edge

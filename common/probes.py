@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 
-from common.errors import method_not_allowed
+from .errors import method_not_allowed
 
 log = logging.getLogger("todo.ready")
 Probe = Callable[[HttpRequest], JsonResponse]

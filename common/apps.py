@@ -6,9 +6,9 @@ from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 
 
 class AdminConfig(DjangoAdminConfig):
-    """Django's admin, with the project's site: a throttled, watched login (todo_project/admin.py)."""
+    """Django's admin, with the project's site: a throttled, watched login (common/admin.py)."""
 
-    default_site = "todo_project.admin.AdminSite"
+    default_site = "common.admin.AdminSite"
 
     def ready(self) -> None:
         super().ready()

@@ -20,8 +20,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 
-from common.errors import error_response
-from common.throttling import AdminLoginThrottle, client_address, count_refusal
+from .errors import error_response
+from .throttling import AdminLoginThrottle, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 
@@ -61,7 +61,7 @@ def _log_and_count_failure(
     security_log.warning(
         "admin login failed: username=%r client=%s", credentials.get("username"), client_address(request)
     )
-    # Counted against the address like any other refused request (common/errors.py does so for failed tokens).
+    # Counted against the address like any other refused request (errors.py does so for failed tokens).
     count_refusal(request)
 
 

@@ -163,7 +163,7 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     list_codes["offset"] = ["invalid"]
     for name, codes in list_codes.items():
         viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
-    # Any route: todo_project/limits.py, attr null.
+    # Any route: common/limits.py, attr null.
     viewset = extend_validation_errors(["query_string_too_long"])(viewset)
     tag_codes = ["not_a_list", "too_many_tags", "invalid_tag"]
     writes = ["create", "update", "partial_update"]

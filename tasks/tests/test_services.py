@@ -10,9 +10,10 @@ from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
+from common.errors import PreconditionFailed
 from conftest import ALICE
 from tasks import services
-from tasks.conditional import IfMatch, PreconditionFailed, etag_for
+from tasks.conditional import IfMatch, etag_for
 from tasks.models import Task
 
 TRANSACTION = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")

@@ -8,6 +8,7 @@ import pkgutil
 from collections import defaultdict
 
 import authjwt
+import common
 import tasks
 import todo_project
 
@@ -17,7 +18,7 @@ NAMES_FRAMEWORKS_REQUIRE = {"DatabaseWrapper"}
 
 def project_classes() -> list[type]:
     classes = []
-    for package in (authjwt, tasks, todo_project):
+    for package in (authjwt, common, tasks, todo_project):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if ".tests" in module.name or ".migrations" in module.name:
                 continue

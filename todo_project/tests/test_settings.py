@@ -172,5 +172,5 @@ def test_a_limit_below_one_stops_start_up(name: str, value: str) -> None:
 def test_the_redis_timeouts_come_from_redis_timeout_ms() -> None:
     caches = start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0", REDIS_TIMEOUT_MS="80").stdout
 
-    assert "todo_project.cache.FailFastRedisCache" in caches
+    assert "common.cache.FailFastRedisCache" in caches
     assert "'socket_timeout': 0.08" in caches and "'socket_connect_timeout': 0.08" in caches

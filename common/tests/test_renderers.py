@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rest_framework import renderers
 from rest_framework.exceptions import ErrorDetail
 
-from todo_project.renderers import OrjsonRenderer
+from common.renderers import OrjsonRenderer
 
 JSON_WITHOUT_FLOATS = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

@@ -6,9 +6,9 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class ThrottledAdminConfig(AdminConfig):
-    """Django's admin, with the project's site: a throttled, watched login (todo_project/admin.py)."""
+    """Django's admin, with the project's site: a throttled, watched login (common/admin.py)."""
 
-    default_site = "todo_project.admin.ThrottledAdminSite"
+    default_site = "common.admin.ThrottledAdminSite"
 
     def ready(self) -> None:
         super().ready()

@@ -40,6 +40,7 @@ serve: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # The reliability suite alone (also part of `make test`), with its summary of what it tried.

@@ -17,7 +17,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from jwt import PyJWK, PyJWKClient, PyJWKSet, PyJWTError
 from rest_framework_simplejwt.exceptions import TokenBackendError
 
-from todo_project.cache import CacheUnavailable
+from common.cache import CacheUnavailable
 
 # The sign-in server sits next to us: a JWKS that takes longer than this is down, and every
 # request waiting for it holds a worker.
@@ -31,7 +31,7 @@ REFETCH_COOLDOWN_SECONDS = 60
 RETRY_AFTER_FAILURE_SECONDS = 10
 
 
-# This process's stand-in for the shared cache while Redis is out (todo_project/cache.py's breaker).
+# This process's stand-in for the shared cache while Redis is out (common/cache.py's breaker).
 _process_cache = LocMemCache("authjwt-jwks", {})
 
 

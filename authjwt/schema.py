@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
 from rest_framework import exceptions
 
-from todo_project.schema import error_response_serializer
+from common.schema import error_response_serializer
 
 from .exceptions import TokenExpired, TokenInvalid
 

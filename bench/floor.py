@@ -130,7 +130,7 @@ def authenticate(environ: dict[str, Any]) -> str:
     return user_id
 
 
-def represent(row: Sequence[Any]) -> dict[str, Any]:
+def row_to_representation(row: Sequence[Any]) -> dict[str, Any]:
     task = dict(zip(FIELDS, row, strict=True))
     task["priority"] = PRIORITIES[task["priority"]]
     return task
@@ -226,7 +226,12 @@ def list_tasks(environ: dict[str, Any], user_id: str) -> tuple[str, list, bytes]
             previous_link = remove_query_param(previous_link, "offset")
         else:
             previous_link = replace_query_param(previous_link, "offset", offset - limit)
-    page = {"count": count, "next": next_link, "previous": previous_link, "results": [represent(r) for r in rows]}
+    page = {
+        "count": count,
+        "next": next_link,
+        "previous": previous_link,
+        "results": [row_to_representation(r) for r in rows],
+    }
     return "200 OK", [], render(page)
 
 
@@ -298,7 +303,7 @@ def one_task(row: tuple | None, status: str = "200 OK", headers: list | None = N
     if row is None:
         raise HttpError(*NOT_FOUND)
     *values, version = row
-    task = represent(values)
+    task = row_to_representation(values)
     headers = list(headers or [])
     if ETAG:
         headers.append(("ETag", etag(task["id"], version)))

@@ -27,7 +27,7 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from todo_project.logsafe import redact  # noqa: E402  (needs ROOT on the path when run as a script)
+from common.logsafe import redact  # noqa: E402  (needs ROOT on the path when run as a script)
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 TEMPLATE = Path(__file__).with_name("nginx.conf")

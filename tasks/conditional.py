@@ -7,18 +7,13 @@ from typing import Any
 
 from django.utils.http import parse_etags
 from rest_framework import status
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.errors import PreconditionFailed
+
 from .models import Task
-
-
-class PreconditionFailed(APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The task has changed since you read it: fetch it again and retry."
-    default_code = "precondition_failed"
 
 
 def etag_for(task: Task) -> str:

@@ -25,7 +25,7 @@ NON_EMPTY_FILTERS = ["completed", "priority", "due_before", "due_after", "orderi
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
 
 
-class SearchFilter(drf_filters.SearchFilter):
+class TaskSearchFilter(drf_filters.SearchFilter):
     """DRF's search (every word must appear in one of ``search_fields``), its errors naming ``search``."""
 
     search_description = "Only tasks with every word of this in their title or description, ignoring case."
@@ -47,7 +47,7 @@ class SearchFilter(drf_filters.SearchFilter):
         return terms
 
 
-class TagsField(forms.Field):
+class TagParametersField(forms.Field):
     """Every ``?tag=`` given (the parameter repeats), each a tag as the API stores them."""
 
     widget = forms.MultipleHiddenInput
@@ -68,7 +68,7 @@ class TagsField(forms.Field):
 class AllTagsFilter(filters.Filter):
     """Tasks that carry every tag given."""
 
-    field_class = TagsField
+    field_class = TagParametersField
 
     def filter(self, qs: TaskQuerySet, value: list[str]) -> TaskQuerySet:
         return qs.tagged(value)

@@ -14,14 +14,15 @@ from .datetimes import DATE_TIME_PATTERN
 from .filters import NON_EMPTY_FILTERS, TaskFilter
 from .models import Priority
 from .pagination import MAX_COUNT
-from .serializers import CONTAINS_NUL, NOT_BLANK, TaskCompletionSerializer, TaskSerializer
-from .tags import MAX_TAG_LENGTH, TAG_PATTERN
+from .serializers import TaskCompletionSerializer, TaskSerializer
+from .tags import MAX_TAG_LENGTH
+from .text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
 ViewSet = TypeVar("ViewSet")
 
 
 class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
-    """A string field as DRF documents it, plus the pattern of what its NUL check and trimming refuse."""
+    """A string field as DRF documents it, plus the pattern of what tasks/text.py refuses in it."""
 
     target_class = "tasks.serializers.StrictCharField"
 
@@ -32,7 +33,7 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
             # field with a pattern into oneOf(string, ""), which "" then matches twice, breaking oneOf.
             schema["not"] = {"pattern": CONTAINS_NUL}
         else:
-            schema["pattern"] = NOT_BLANK
+            schema["pattern"] = TEXT_PATTERN
         return schema
 
 
@@ -162,7 +163,7 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     list_codes["offset"] = ["invalid"]
     for name, codes in list_codes.items():
         viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
-    # Any route: todo_project/limits.py, attr null.
+    # Any route: common/limits.py, attr null.
     viewset = extend_validation_errors(["query_string_too_long"])(viewset)
     tag_codes = ["not_a_list", "too_many_tags", "invalid_tag"]
     writes = ["create", "update", "partial_update"]

@@ -12,52 +12,35 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from . import text
 from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task
-from .tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, clean_tags
-
-# A task's representation, in order: TaskSerializer's fields, and the columns a list page reads.
-REPRESENTED_FIELDS = (
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "priority",
-    "due_date",
-    "tags",
-    "created_at",
-    "updated_at",
-)
-
-# What DRF's trimming (str.strip) removes, spelled out: Python and ECMAScript (the schema's regex
-# dialect) disagree on what \s means.
-_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
-# What the NUL check and the trimming refuse, as schema patterns (tasks/schema.py adds them).
-CONTAINS_NUL = r"\x00"
-NOT_BLANK = rf"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
+from .tags import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string of at most ``max_length`` characters as sent, storable as UTF-8 (no lone surrogates)."""
+    """A JSON string of at most ``max_length`` characters as sent, held to tasks/text.py's rules."""
 
     default_error_messages = {
         "invalid": "Not a valid string.",
         "unpaired_surrogate": "Contains an unpaired surrogate character.",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Trimmed by tasks/text.py, as tags are, rather than by DRF.
+        super().__init__(trim_whitespace=False, **kwargs)
+
     def run_validation(self, data: Any = empty) -> Any:
-        # Checked on the value as sent, before DRF's trimming, which turns an all-blank string into ""
-        # without looking further (so a 5,000-character run of blanks would pass a max_length of 1,000).
+        # Checked on the value as sent, before trimming, which turns an all-blank string into "" without
+        # looking further (so a 5,000-character run of blanks would pass a max_length of 1,000).
         if data is not empty and data is not None:
             if not isinstance(data, str):
                 self.fail("invalid")
             if self.max_length is not None and len(data) > self.max_length:
                 self.fail("max_length", max_length=self.max_length)
-            try:
-                data.encode("utf-8")
-            except UnicodeEncodeError:
+            if text.has_unpaired_surrogate(data):
                 self.fail("unpaired_surrogate")
+            data = text.trim(data)
         return super().run_validation(data)
 
 
@@ -73,7 +56,7 @@ class StrictBooleanField(serializers.BooleanField):
 @extend_schema_field(
     {
         "type": "array",
-        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": TAG_PATTERN},
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": text.TAG_PATTERN},
         "maxItems": MAX_TAGS,
         "description": "Trimmed when stored; tags differing only in letter case are one (the first spelling is kept).",
     }
@@ -174,44 +157,56 @@ class TaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = list(REPRESENTED_FIELDS)
+        # In the order row_to_representation() takes them: a list page reads them as its rows.
+        fields = (
+            "id",
+            "user_id",
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "due_date",
+            "tags",
+            "created_at",
+            "updated_at",
+        )
         read_only_fields = ["id", "user_id", "created_at", "updated_at"]
 
     def to_representation(self, task: Task) -> dict[str, Any]:
-        return represent(_represented_values(task))
+        return self.row_to_representation(_row(task))
+
+    @staticmethod
+    def row_to_representation(row: Sequence[Any]) -> dict[str, Any]:
+        """A task's representation from its row: the values of ``Meta.fields``, a model's or a database row's.
+
+        Written out, not left to DRF's field-by-field machinery, which was a large part of a list
+        request's CPU (BENCHMARKS.md). The output is DRF's to the byte: a test compares them.
+        """
+        id_, user_id, title, description, completed, priority, due_date, tags, created_at, updated_at = row
+        return {
+            "id": id_,
+            "user_id": user_id,
+            "title": title,
+            "description": description,
+            "completed": bool(completed),
+            "priority": _PRIORITY_LABELS[priority],
+            "due_date": _utc_iso(due_date),
+            "tags": tags,
+            "created_at": _utc_iso(created_at),
+            "updated_at": _utc_iso(updated_at),
+        }
 
 
-_represented_values = attrgetter(*REPRESENTED_FIELDS)
-PRIORITY_LABELS = dict(Priority.choices)
-
-
-def represent(values: Sequence[Any]) -> dict[str, Any]:
-    """A task's representation from its ``REPRESENTED_FIELDS`` values, a model's or a row's.
-
-    Written out, not left to DRF's field-by-field machinery, which was ~40% of a list request's CPU
-    (BENCHMARKS.md). The output is DRF's to the byte: a test compares them.
-    """
-    id_, user_id, title, description, completed, priority, due_date, tags, created_at, updated_at = values
-    return {
-        "id": id_,
-        "user_id": user_id,
-        "title": title,
-        "description": description,
-        "completed": bool(completed),
-        "priority": PRIORITY_LABELS[priority],
-        "due_date": _utc_iso(due_date),
-        "tags": tags,
-        "created_at": _utc_iso(created_at),
-        "updated_at": _utc_iso(updated_at),
-    }
+_row = attrgetter(*TaskSerializer.Meta.fields)
+_PRIORITY_LABELS = dict(Priority.choices)
 
 
 def _utc_iso(moment: datetime | None) -> str | None:
     """What DRF's DateTimeField writes with TIME_ZONE = "UTC": ISO 8601, in UTC, with a Z."""
     if moment is None:
         return None
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    written = moment.astimezone(UTC).isoformat()
+    return written[:-6] + "Z" if written.endswith("+00:00") else written
 
 
 @extend_schema_serializer(

@@ -19,7 +19,7 @@ from .filters import TaskFilter
 from .models import Task, TaskQuerySet
 from .permissions import IsOwner
 from .schema import document_task_viewset
-from .serializers import REPRESENTED_FIELDS, TaskCompletionSerializer, TaskSerializer, represent
+from .serializers import TaskCompletionSerializer, TaskSerializer
 
 # Every answer of the task routes, errors included, is one user's: "private" keeps it out of shared caches,
 # and "Vary: Authorization" keys the browser's own copy by token. "no-cache" rather than "no-store": the
@@ -58,8 +58,9 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # A page is read as rows straight into its representation: building a model per row was
         # the largest part of a list's CPU after the SQL itself (BENCHMARKS.md).
-        rows = self.filter_queryset(self.get_queryset()).values_list(*REPRESENTED_FIELDS)
-        return self.get_paginated_response([represent(row) for row in self.paginate_queryset(rows)])
+        rows = self.filter_queryset(self.get_queryset()).values_list(*TaskSerializer.Meta.fields)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([TaskSerializer.row_to_representation(row) for row in page])
 
     def perform_create(self, serializer: TaskSerializer) -> None:
         serializer.instance = services.task_create(user_id=self.request.user.id, **serializer.validated_data)

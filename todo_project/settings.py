@@ -53,7 +53,7 @@ BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET", dev_default=_DEV_AUTH_SECRET,
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "todo_project.apps.AdminConfig",
+    "common.apps.ThrottledAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,8 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "todo_project.middleware.RequestLogMiddleware",
-    "todo_project.limits.QueryStringLimitMiddleware",
+    "common.middleware.RequestLogMiddleware",
+    "common.limits.QueryStringLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -82,7 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "todo_project.errors.DatabaseUnavailableMiddleware",
+    "common.errors.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -137,14 +137,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # without it in each process's own memory (fine for one process, wrong for several).
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis sits next to us and answers in well under a millisecond: one that takes longer than this is
-# failing, and each request waiting for it would pay the wait (todo_project/cache.py).
+# failing, and each request waiting for it would pay the wait (common/cache.py).
 REDIS_TIMEOUT_MS = _limit("REDIS_TIMEOUT_MS", 50)
 # After a failure, Redis is not asked again for this long: requests go unthrottled meanwhile.
 REDIS_RETRY_SECONDS = _limit("REDIS_RETRY_SECONDS", 10)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "todo_project.cache.RedisCache",
+            "BACKEND": "common.cache.FailFastRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_TIMEOUT_MS / 1000,
@@ -165,7 +165,7 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match
 CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id"]
 
 # A CSRF failure outside the admin is a 403 in the API's error shape, not Django's HTML page.
-CSRF_FAILURE_VIEW = "todo_project.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "common.errors.csrf_failure"
 
 # Security headers (nosniff, Referrer-Policy: same-origin) are Django's defaults; framing is denied.
 X_FRAME_OPTIONS = "DENY"
@@ -193,8 +193,8 @@ AXES_FAILURE_LIMIT = _limit("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_limit("ADMIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The address the API's throttles use (REST_FRAMEWORK["NUM_PROXIES"]), not django-ipware's own guess.
-AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
-AXES_LOCKOUT_CALLABLE = "todo_project.admin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "common.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "common.admin.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -213,7 +213,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Swagger UI, ReDoc and the admin's assets are served by the app itself, collected or not.
 WHITENOISE_USE_FINDERS = True
 
-# A task is a few kilobytes at most; a larger body is refused with a 413 (see errors.py).
+# A task is a few kilobytes at most; a larger body is refused with a 413 (see common/errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 
@@ -229,24 +229,24 @@ API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["todo_project.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["todo_project.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.DepthSafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["common.renderers.OrjsonRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "tasks.filters.SearchFilter",
+        "tasks.filters.TaskSearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tasks.pagination.TaskPagination",
-    "DEFAULT_METADATA_CLASS": "todo_project.metadata.RouteMetadata",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "todo_project.metadata.ContentNegotiation",
+    "DEFAULT_METADATA_CLASS": "common.metadata.RouteMetadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.metadata.ContentNegotiation",
     # Per token user, and per client address for requests that are not (or fail to be) authenticated.
     "DEFAULT_THROTTLE_CLASSES": [
-        "todo_project.throttling.AnonRateThrottle",
-        "todo_project.throttling.UserRateThrottle",
+        "common.throttling.AtomicAnonRateThrottle",
+        "common.throttling.AtomicUserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="100/minute"),
         "user": env.str("API_THROTTLE_RATE", default="1000/hour"),
-        # Admin login POSTs per client address, checked before any password hash (todo_project/admin.py).
+        # Admin login POSTs per client address, checked before any password hash (common/admin.py).
         "admin_login": env.str("ADMIN_LOGIN_THROTTLE_RATE", default="10/minute"),
     },
     # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it. 1: the edge
@@ -258,15 +258,15 @@ REST_FRAMEWORK = {
 }
 
 DRF_STANDARDIZED_ERRORS = {
-    "EXCEPTION_HANDLER_CLASS": "todo_project.errors.ApiExceptionHandler",
+    "EXCEPTION_HANDLER_CLASS": "common.errors.ApiExceptionHandler",
     # The error responses the schema documents: the package's defaults plus our 412, 413 and 503.
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "412", "413", "415", "429", "500", "503"],
     # The package has no schema for a 412, 413 or 503, and its 401 lists codes other than ours.
     "ERROR_SCHEMAS": {
         "401": "authjwt.schema.ErrorResponse401Serializer",
-        "412": "todo_project.schema.ErrorResponse412Serializer",
-        "413": "todo_project.schema.ErrorResponse413Serializer",
-        "503": "todo_project.schema.ErrorResponse503Serializer",
+        "412": "common.schema.ErrorResponse412Serializer",
+        "413": "common.schema.ErrorResponse413Serializer",
+        "503": "common.schema.ErrorResponse503Serializer",
     },
 }
 
@@ -346,12 +346,12 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
         "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
         "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
-        "ErrorCode412Enum": "todo_project.schema.ErrorCode412Enum.choices",
-        "ErrorCode413Enum": "todo_project.schema.ErrorCode413Enum.choices",
+        "ErrorCode412Enum": "common.schema.ErrorCode412Enum.choices",
+        "ErrorCode413Enum": "common.schema.ErrorCode413Enum.choices",
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
-        "ErrorCode503Enum": "todo_project.schema.ErrorCode503Enum.choices",
+        "ErrorCode503Enum": "common.schema.ErrorCode503Enum.choices",
     },
 }
 
@@ -360,13 +360,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "todo_project.middleware.RequestIdFilter"},
-        # No query string and no line past a bound, whichever logger wrote it (todo_project/logsafe.py).
-        "redact": {"()": "todo_project.logsafe.RedactFilter"},
+        "request_id": {"()": "common.middleware.RequestIdFilter"},
+        # No query string and no line past a bound, whichever logger wrote it (common/logsafe.py).
+        "redact": {"()": "common.logsafe.RedactFilter"},
     },
     "formatters": {
         "json": {
-            "()": "todo_project.logsafe.JsonFormatter",
+            "()": "common.logsafe.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import views
+from common import probes
 
 urlpatterns = [
-    path("health", views.health, name="health"),
-    path("ready", views.ready, name="ready"),
+    path("health", probes.health, name="health"),
+    path("ready", probes.ready, name="ready"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
@@ -14,7 +14,7 @@ urlpatterns = [
     path("api/", include("tasks.urls")),
 ]
 
-handler400 = "todo_project.errors.bad_request"
-handler403 = "todo_project.errors.permission_denied"
-handler404 = "todo_project.errors.page_not_found"
-handler500 = "todo_project.errors.server_error"
+handler400 = "common.errors.bad_request"
+handler403 = "common.errors.permission_denied"
+handler404 = "common.errors.page_not_found"
+handler500 = "common.errors.server_error"

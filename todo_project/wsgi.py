@@ -4,7 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from todo_project.middleware import ChunkedBodyMiddleware
+from common.middleware import ChunkedBodyMiddleware
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
 

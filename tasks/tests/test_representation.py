@@ -1,4 +1,4 @@
-"""The hand-written task representation is exactly what DRF's own fields would write."""
+"""The hand-written task representation is exactly what DRF's own fields would write, from a row as from a model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from rest_framework import serializers
+from rest_framework.test import APIClient
 
+from conftest import ALICE
 from tasks.models import Priority, Task
 from tasks.serializers import PriorityField, TaskSerializer
 
@@ -23,17 +25,17 @@ class DRFTaskSerializer(serializers.ModelSerializer):
         fields = TaskSerializer.Meta.fields
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {},
-        {"title": "Ünïcödé ✓", "description": 'line\nbreak "quoted"', "tags": ["Work", "é"]},
-        {"completed": True, "priority": Priority.HIGH},
-        {"priority": Priority.LOW, "due_date": datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))},
-        {"due_date": datetime(2026, 12, 1, 9, 30, 0, 0, tzinfo=UTC)},
-        {"due_date": datetime(1999, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-11)))},
-    ],
-)
+TASKS = [
+    {},
+    {"title": "Ünïcödé ✓", "description": 'line\nbreak "quoted"', "tags": ["Work", "é"]},
+    {"completed": True, "priority": Priority.HIGH},
+    {"priority": Priority.LOW, "due_date": datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))},
+    {"due_date": datetime(2026, 12, 1, 9, 30, 0, 0, tzinfo=UTC)},
+    {"due_date": datetime(1999, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-11)))},
+]
+
+
+@pytest.mark.parametrize("fields", TASKS)
 def test_it_matches_drfs_own_fields(make_task: Callable[..., Task], fields: dict) -> None:
     task = make_task(**fields)
     task.refresh_from_db()
@@ -49,3 +51,14 @@ def test_timestamps_without_microseconds_match_too(make_task: Callable[..., Task
     assert (
         TaskSerializer(task).data["created_at"] == DRFTaskSerializer(task).data["created_at"] == "2026-01-01T00:00:00Z"
     )
+
+
+@pytest.mark.parametrize("fields", TASKS)
+def test_a_list_page_writes_a_task_as_its_own_route_does(
+    alice: APIClient, make_task: Callable[..., Task], fields: dict
+) -> None:
+    task = make_task(**fields)
+
+    listed = alice.get(f"/api/{ALICE}/tasks/").json()["results"]
+
+    assert listed == [alice.get(f"/api/{ALICE}/tasks/{task.id}/").json()]

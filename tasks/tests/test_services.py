@@ -10,9 +10,10 @@ from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
+from common.errors import PreconditionFailed
 from conftest import ALICE
 from tasks import services
-from tasks.conditional import IfMatch, PreconditionFailed, etag_for
+from tasks.conditional import IfMatch, etag_for
 from tasks.models import Task
 
 TRANSACTION = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
@@ -193,4 +194,18 @@ def test_a_bulk_update_makes_a_new_version_and_keeps_the_tag_keys(task: Task) ->
     Task.objects.bulk_update([task], ["tags"])
 
     assert (task.version, fresh(task).version) == (2, 2)
+    assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_bulk_created_tasks_are_found_by_their_tags(db: None) -> None:
+    [task] = Task.objects.bulk_create([Task(user_id=ALICE, title="Bulk", tags=["Home"])])
+
+    assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_saving_only_the_tags_keeps_their_keys(task: Task) -> None:
+    task.tags = ["Home"]
+
+    task.save(update_fields=["tags"])
+
     assert list(Task.objects.tagged(["home"])) == [task]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from authjwt.tokens import mint_token
-from todo_project.logsafe import TRACEBACK_LIMIT
+from common.logsafe import TRACEBACK_LIMIT
 from todo_project.tests.servers import Client, TcpProxy, postgres_server, serve, through_proxy
 
 pytestmark = pytest.mark.reliability

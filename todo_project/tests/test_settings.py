@@ -103,7 +103,7 @@ def test_cors_allows_the_local_front_end_in_development_only() -> None:
 
 
 def test_the_cache_is_redis_when_redis_url_is_set() -> None:
-    assert "RedisCache" in start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0").stdout
+    assert "FailFastRedisCache" in start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0").stdout
     assert "LocMemCache" in start("CACHES", DJANGO_DEBUG="1").stdout
 
 
@@ -172,5 +172,5 @@ def test_a_limit_below_one_stops_start_up(name: str, value: str) -> None:
 def test_the_redis_timeouts_come_from_redis_timeout_ms() -> None:
     caches = start("CACHES", DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/0", REDIS_TIMEOUT_MS="80").stdout
 
-    assert "todo_project.cache.RedisCache" in caches
+    assert "common.cache.FailFastRedisCache" in caches
     assert "'socket_timeout': 0.08" in caches and "'socket_connect_timeout': 0.08" in caches

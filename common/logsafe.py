@@ -3,7 +3,7 @@
 A client controls the request line, so anything that quotes it (Django's error records, gunicorn's
 "Error handling request /path?query", nginx's error log) could write a token or a megabyte into the
 logs. ``RedactFilter``, on the one stderr handler (settings.LOGGING, also gunicorn's error log), passes
-every record's text through ``redact``; ``JsonFormatter`` does the same for its traceback.
+every record's text through ``redact``; ``RedactingJsonFormatter`` does the same for its traceback.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class RedactFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(jsonlogger.JsonFormatter):
+class RedactingJsonFormatter(jsonlogger.JsonFormatter):
     """The JSON log line, with its traceback redacted: left to the formatter because a filter that dropped
     the record's exc_info would take it from every other handler too."""
 

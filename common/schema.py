@@ -6,9 +6,7 @@ from django.db import models
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from rest_framework import serializers
 
-from tasks.conditional import PreconditionFailed
-
-from .errors import DatabaseUnavailable, RequestTooLarge
+from .errors import DatabaseUnavailable, PreconditionFailed, RequestTooLarge
 
 
 def error_response_serializer(

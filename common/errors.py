@@ -15,7 +15,7 @@ from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from .renderers import JSONRenderer
+from .renderers import OrjsonRenderer
 from .throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
@@ -28,6 +28,12 @@ class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "request_too_large"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The task has changed since you read it: fetch it again and retry."
+    default_code = "precondition_failed"
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -95,7 +101,7 @@ class ApiExceptionHandler(ExceptionHandler):
         # Errors are JSON on every DRF view, whatever it renders otherwise: the docs views' HTML renderer
         # would answer "404 Not Found" as text, the schema view's YAML.
         request = self.context["request"]
-        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        request.accepted_renderer, request.accepted_media_type = OrjsonRenderer(), OrjsonRenderer.media_type
         return super().get_response(exc, data)
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rest_framework import renderers
 from rest_framework.exceptions import ErrorDetail
 
-from todo_project.renderers import JSONRenderer
+from common.renderers import OrjsonRenderer
 
 JSON_WITHOUT_FLOATS = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -49,9 +49,9 @@ def outcome(renderer: renderers.JSONRenderer, data: Any, media_type: str | None 
 )
 @pytest.mark.parametrize("media_type", [None, "application/json", "application/json; indent=4"])
 def test_writes_what_drf_writes(data: Any, media_type: str | None) -> None:
-    assert outcome(JSONRenderer(), data, media_type) == outcome(renderers.JSONRenderer(), data, media_type)
+    assert outcome(OrjsonRenderer(), data, media_type) == outcome(renderers.JSONRenderer(), data, media_type)
 
 
 @given(JSON_WITHOUT_FLOATS)
 def test_writes_what_drf_writes_for_any_json_without_floats(data: Any) -> None:
-    assert outcome(JSONRenderer(), data) == outcome(renderers.JSONRenderer(), data)
+    assert outcome(OrjsonRenderer(), data) == outcome(renderers.JSONRenderer(), data)

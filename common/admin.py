@@ -1,8 +1,8 @@
 """The admin site's login: throttled per client address before any password is checked, locked out per username
 and per address by django-axes, and every failure and lockout on the security log.
 
-Why an AdminSite subclass: ``AdminSite.login`` is Django's own hook for the one view every admin password guess
-goes through. A middleware would have to recognise the login URL itself; django-axes' backend answers only inside
+Why a subclass of Django's AdminSite: ``AdminSite.login`` is Django's own hook for the one view every admin password
+guess goes through. A middleware would have to recognise the login URL itself; django-axes' backend answers only inside
 ``authenticate()``, after the form is parsed and a database query made. The throttle here answers first, with one
 cache round trip and a 429, so a flood of guesses never reaches the password hasher.
 """
@@ -34,7 +34,7 @@ class LoginLockedOut(exceptions.Throttled):
     default_code = "login_locked_out"
 
 
-class AdminSite(admin.AdminSite):
+class ThrottledAdminSite(admin.AdminSite):
     """Django's admin site, whose login refuses POSTs over ADMIN_LOGIN_THROTTLE_RATE per client address."""
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

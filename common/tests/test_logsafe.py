@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import RequestFactory
 
-from todo_project.logsafe import CUT, RedactFilter, redact
+from common.logsafe import CUT, RedactFilter, redact
 
 SECRET = "s3cr3t-d0-n0t-l0g"
 

@@ -10,7 +10,7 @@ from rest_framework import renderers
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-class JSONRenderer(renderers.JSONRenderer):
+class OrjsonRenderer(renderers.JSONRenderer):
     """Compact JSON as DRF writes it (UTF-8, U+2028 and U+2029 escaped for JavaScript), several times faster.
 
     What orjson writes its own way goes to DRF's encoder instead: dates and dataclasses through ``default``,

@@ -15,9 +15,9 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from authjwt import jwks
 from authjwt.tests.test_jwks import JWKSServer, get, server, sign  # noqa: F401 (server: a fixture)
+from common import cache as cache_module
+from common.cache import CacheUnavailable
 from conftest import ALICE
-from todo_project import cache as cache_module
-from todo_project.cache import CacheUnavailable
 from todo_project.tests.servers import TcpProxy, through_proxy
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -39,7 +39,7 @@ def redis_cache(settings: Any, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch)
     settings.REDIS_RETRY_SECONDS = 1
     settings.CACHES = {
         "default": {
-            "BACKEND": "todo_project.cache.RedisCache",
+            "BACKEND": "common.cache.FailFastRedisCache",
             "LOCATION": url,
             "OPTIONS": {"socket_connect_timeout": 0.05, "socket_timeout": 0.05},
         }

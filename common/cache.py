@@ -72,7 +72,7 @@ class _GuardedClient:
         return guarded
 
 
-class RedisCache(django_redis.RedisCache):
+class FailFastRedisCache(django_redis.RedisCache):
     """Django's Redis cache whose calls fail fast, as ``CacheUnavailable``, while Redis is failing."""
 
     @cached_property

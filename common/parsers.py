@@ -6,7 +6,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 
-class JSONParser(parsers.JSONParser):
+class DepthSafeJSONParser(parsers.JSONParser):
     """DRF's JSON parser, with absurdly deep nesting a 400 rather than a RecursionError (a 500)."""
 
     def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: dict | None = None) -> Any:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
+from django.contrib.admin.apps import AdminConfig
 
 
-class AdminConfig(DjangoAdminConfig):
-    """Django's admin, with the project's site: a throttled, watched login (todo_project/admin.py)."""
+class ThrottledAdminConfig(AdminConfig):
+    """Django's admin, with the project's site: a throttled, watched login (common/admin.py)."""
 
-    default_site = "todo_project.admin.AdminSite"
+    default_site = "common.admin.ThrottledAdminSite"
 
     def ready(self) -> None:
         super().ready()

@@ -5,7 +5,7 @@ workers serving the same client at the same moment both read the old history, an
 uncounted. Here a Lua script trims, counts and records in one step on a sorted set, so every worker sees
 every request. Without REDIS_URL (one process, local memory) DRF's own counting is used.
 
-The script runs on the Django cache's own Redis client (todo_project/cache.py): one connection
+The script runs on the Django cache's own Redis client (common/cache.py): one connection
 configuration, and one circuit breaker that bounds what a hung Redis costs each request.
 """
 
@@ -94,11 +94,11 @@ class AtomicRedisRateMixin:
         return max(self._wait, 0.0)
 
 
-class AnonRateThrottle(AtomicRedisRateMixin, throttling.AnonRateThrottle):
+class AtomicAnonRateThrottle(AtomicRedisRateMixin, throttling.AnonRateThrottle):
     """Per client address, for requests without a valid token."""
 
 
-class UserRateThrottle(AtomicRedisRateMixin, throttling.UserRateThrottle):
+class AtomicUserRateThrottle(AtomicRedisRateMixin, throttling.UserRateThrottle):
     """Per token user."""
 
 

@@ -53,7 +53,10 @@ def pytest_report_header() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    # Throttle counts live in the cache; each test starts with none.
+    # Throttle counts live in the cache, and tokens this process verified in its own: each test starts with none.
     from django.core.cache import cache
 
+    from authjwt.tokens import verified_tokens
+
     cache.clear()
+    verified_tokens.clear()

@@ -6,7 +6,7 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from .exceptions import TokenExpired, TokenInvalid
-from .tokens import BetterAuthToken, BetterAuthUser
+from .tokens import BetterAuthToken, BetterAuthUser, verified_tokens
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -31,7 +31,7 @@ class BetterAuthJWTAuthentication(JWTStatelessUserAuthentication):
 
     def get_validated_token(self, raw_token: bytes) -> BetterAuthToken:
         try:
-            return BetterAuthToken(raw_token)
+            return verified_tokens.verify(raw_token)
         except ExpiredTokenError as exc:
             raise TokenExpired() from exc
         except TokenError as exc:

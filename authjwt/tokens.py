@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import Token
 
@@ -47,6 +51,57 @@ class BetterAuthToken(Token):
         if len(user_id) > USER_ID_MAX_LENGTH or "\x00" in user_id:
             raise TokenError(f"Token '{claim}' claim is not a usable user id")
         self.user_id = user_id
+
+
+class VerifiedTokens:
+    """The tokens this process has verified, by their exact text: a client sends one token for its whole life
+    (Better Auth's live 15 minutes), so its signature and claims are checked once, and on each later request
+    only whether it has expired since.
+
+    Bounded in entries (the least recently used go first) and in how long an entry is trusted: a key withdrawn
+    from the JWKS, or a secret rotated out, stops working within ``trust_seconds`` without a restart.
+    """
+
+    size = 1024
+    trust_seconds = 60
+
+    def __init__(self) -> None:
+        self._tokens: OrderedDict[bytes, tuple[float, BetterAuthToken]] = OrderedDict()
+
+    def verify(self, raw_token: bytes) -> BetterAuthToken:
+        """The token, verified now or found verified; raises simplejwt's TokenError (or ExpiredTokenError)."""
+        entry = self._tokens.get(raw_token)
+        if entry is not None and time.monotonic() < entry[0]:
+            token = entry[1]
+            # PyJWT's own rule: expired once exp <= now - leeway.
+            if token.payload["exp"] <= time.time() - _leeway_seconds():
+                del self._tokens[raw_token]
+                raise ExpiredTokenError("Token is expired")
+            self._tokens.move_to_end(raw_token)
+            return token
+        token = BetterAuthToken(raw_token)
+        self._tokens[raw_token] = (time.monotonic() + self.trust_seconds, token)
+        if len(self._tokens) > self.size:
+            self._tokens.popitem(last=False)
+        return token
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+
+def _leeway_seconds() -> float:
+    leeway = jwt_settings().LEEWAY
+    return leeway.total_seconds() if isinstance(leeway, timedelta) else leeway
+
+
+verified_tokens = VerifiedTokens()
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens(*, setting: str, **kwargs: Any) -> None:
+    # What made a token good (secrets, keys, issuer, audience, lifetimes) may have changed.
+    if setting == "SIMPLE_JWT" or setting.startswith("JWT_") or setting == "BETTER_AUTH_SECRET":
+        verified_tokens.clear()
 
 
 class BetterAuthUser(TokenUser):

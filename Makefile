@@ -37,11 +37,17 @@ serve: $(VENV)/.run-deps
 	DJANGO_DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DJANGO_DEBUG=0 $(BIN)/python deploy/serve.py
 
+# Coverage (.coveragerc) of the in-process tests and of the servers they start: the report lists the files not
+# fully covered, and the run fails when less than COVERAGE_LINES_MIN percent of the lines ran.
+COVERAGE_LINES_MIN := 95
+COVERAGE_JSON := test-artifacts/coverage.json
+
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
+	$(BIN)/python .ci/coverage_lines.py $(COVERAGE_JSON) $(COVERAGE_LINES_MIN)
 
 # The reliability suite alone (also part of `make test`), with its summary of what it tried.
 check-reliability: $(VENV)/.test-deps

@@ -1,18 +1,14 @@
-"""The request log: one JSON line per request, and a request id on every log line it causes;
-and chunked request bodies made readable by Django."""
+"""The request log: one JSON line per request, and a request id on every log line it causes."""
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 request_log = logging.getLogger("todo.request")
@@ -59,29 +55,3 @@ class RequestLogMiddleware:
             return response
         finally:
             _request_id.reset(context)
-
-
-WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class ChunkedBodyMiddleware:
-    """WSGI middleware giving a chunked request body (which has no Content-Length) the length Django needs.
-
-    Django reads a body only up to its Content-Length, so a chunked body read as empty: a PATCH answered
-    200 having changed nothing, and ``{"completed": true}`` on …/complete/ flipped the task instead. At most
-    one byte past DATA_UPLOAD_MAX_MEMORY_SIZE is read: enough for a larger body to get its 413 like any other.
-    """
-
-    def __init__(self, application: WSGIApplication) -> None:
-        self.application = application
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        # wsgi.input_terminated: the server ends the input at the end of the body, so reading it is safe.
-        if (
-            not environ.get("CONTENT_LENGTH")
-            and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-            and environ.get("wsgi.input_terminated")
-        ):
-            body = environ["wsgi.input"].read(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
-            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-        return self.application(environ, start_response)

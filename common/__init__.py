@@ -6,7 +6,7 @@ The layering (``.importlinter``, checked by ``make test``): ``todo_project`` →
 - ``errors``: the one JSON error shape, the API's error vocabulary (413, 412, 503: any app may raise them,
   the schema describes them) and the handlers that answer in it, for DRF's views and Django's alike.
 - ``schema``: the OpenAPI components of that shape, for the statuses drf-standardized-errors does not describe.
-- ``parsers``, ``renderers``, ``metadata``: the JSON every DRF view reads and writes, and its OPTIONS answers.
+- ``parsers``, ``metadata``: the JSON every DRF view reads (DRF's own renderer writes it), and its OPTIONS answers.
 - ``throttling``: the rate throttles, which count refusals too (so ``errors`` needs them), and the client
   address they, the admin's lockout and the security log agree on.
 - ``cache``: the Redis cache backend and its circuit breaker. Here, not in ``todo_project``, because code

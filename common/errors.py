@@ -13,9 +13,9 @@ from django.views import csrf
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from .renderers import OrjsonRenderer
 from .throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
@@ -101,7 +101,7 @@ class ApiExceptionHandler(ExceptionHandler):
         # Errors are JSON on every DRF view, whatever it renders otherwise: the docs views' HTML renderer
         # would answer "404 Not Found" as text, the schema view's YAML.
         request = self.context["request"]
-        request.accepted_renderer, request.accepted_media_type = OrjsonRenderer(), OrjsonRenderer.media_type
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         return super().get_response(exc, data)
 
 

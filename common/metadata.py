@@ -6,10 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
-
-from .renderers import OrjsonRenderer
 
 if TYPE_CHECKING:  # rest_framework.views imports this module, through its settings
     from rest_framework.views import APIView
@@ -32,5 +30,5 @@ class ContentNegotiation(DefaultContentNegotiation):
         self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
         if request.method == "OPTIONS":
-            return OrjsonRenderer(), OrjsonRenderer.media_type
+            return JSONRenderer(), JSONRenderer.media_type
         return super().select_renderer(request, renderers, format_suffix)

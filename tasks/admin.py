@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -186,20 +186,24 @@ class TaskAdmin(admin.ModelAdmin):
 
     # Times are stored and shown in UTC (TIME_ZONE); the labels say so, as staff work from many time zones.
     @admin.display(description="due date (UTC)", ordering="due_date")
-    def due(self, task: Task) -> datetime | None:
-        return task.due_date
+    def due(self, task: Task) -> str:
+        return self._utc(task.due_date)
 
     @admin.display(description="created (UTC)", ordering="created_at")
-    def created(self, task: Task) -> datetime:
-        return task.created_at
+    def created(self, task: Task) -> str:
+        return self._utc(task.created_at)
 
     @admin.display(description="updated (UTC)", ordering="updated_at")
-    def updated(self, task: Task) -> datetime:
-        return task.updated_at
+    def updated(self, task: Task) -> str:
+        return self._utc(task.updated_at)
 
     @admin.display(description="deleted (UTC)", ordering="deleted_at")
-    def deleted(self, task: Task) -> datetime | None:
-        return task.deleted_at
+    def deleted(self, task: Task) -> str:
+        return self._utc(task.deleted_at)
+
+    def _utc(self, moment: datetime | None) -> str:
+        # Formatted here: a read-only field in the change form shows a method's value as it is.
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if moment else self.get_empty_value_display()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> list[str]:
         # The owner is chosen when a task is created; moving a task to another user is never a fix.

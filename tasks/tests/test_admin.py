@@ -533,6 +533,8 @@ def test_times_are_labelled_utc_in_the_list_and_the_form(support: Client, make_t
         assert f">{label}</a>" in listing
     for label in ["Due date (UTC)", "Created (UTC)", "Updated (UTC)", "Deleted (UTC)"]:
         assert f">{label}:</label>" in form
+    for page in (listing, form):
+        assert f"{task.created_at:%Y-%m-%d %H:%M:%S}</" in page
 
 
 def test_clicking_a_user_id_lists_only_that_users_tasks(support: Client, make_task: Callable[..., Task]) -> None:

@@ -54,6 +54,8 @@ class ThrottledAdminSite(admin.AdminSite):
 
     site_header = "Task API administration"
     site_title = "Task API admin"
+    # Django's default, "/", is no page here: "View site" opens the API's documentation.
+    site_url = "/api/docs/"
     login_form = AdminLoginForm
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

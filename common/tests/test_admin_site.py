@@ -24,6 +24,7 @@ def test_the_admin_is_titled_as_the_task_apis_admin(support: Client) -> None:
     assert "Site administration | Task API admin</title>" in page
     assert ">Task API administration</a>" in page
     assert "Django administration" not in page
+    assert '<a href="/api/docs/">View site</a>' in page
 
 
 @pytest.mark.parametrize("path", ["/admin/auth/user/", "/admin/auth/group/1/change/", "/admin/axes/accessattempt/"])

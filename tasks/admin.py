@@ -286,7 +286,7 @@ class TaskAdmin(admin.ModelAdmin):
         with transaction.atomic():
             # Locked, so that the values read are the ones the change replaces.
             before = dict(selected.select_for_update().values_list("pk", field))
-            changed = change()  # the tasks as changed
+            changed = change()  # the tasks, with their new values
             content_type = ContentType.objects.get_for_model(Task)
             LogEntry.objects.bulk_create(
                 LogEntry(

@@ -1,5 +1,6 @@
-"""The admin site's login: throttled per client address before any password is checked, locked out per username
-and per address by django-axes, and every failure and lockout on the security log.
+"""The project's admin site: titled as the Task API's, with its own forbidden page, and a login throttled per client
+address before any password is checked, locked out per username and per address by django-axes, and every failure
+and lockout on the security log. A refused login is the login page saying why, with a 429: staff meet it in a browser.
 
 Why a subclass of Django's AdminSite: ``AdminSite.login`` is Django's own hook for the one view every admin password
 guess goes through. A middleware would have to recognise the login URL itself; django-axes' backend answers only inside
@@ -10,45 +11,79 @@ cache round trip and a 429, so a flood of guesses never reaches the password has
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from rest_framework import exceptions
+from django.shortcuts import render
 
-from .errors import error_response
 from .throttling import AdminLoginThrottle, client_address, count_refusal
 
 security_log = logging.getLogger("todo.security")
 
+LOGIN_THROTTLED = "Too many login attempts from this address. Wait a minute, then try again."
 
-class LoginLockedOut(exceptions.Throttled):
-    default_detail = (
-        "Too many failed logins for this username or from this address. Try again later, "
-        "or ask an administrator to unlock it."
+
+def login_locked_out_message() -> str:
+    minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    return (
+        "Too many failed logins for this username or from this address: logins are refused for "
+        f"{minutes} minutes after the last attempt. Try again later, or ask an administrator to unlock it."
     )
-    default_code = "login_locked_out"
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """Django's admin login form, which shows the reason a login was refused instead of checking the password."""
+
+    def clean(self) -> dict[str, Any]:
+        refusal = getattr(self.request, "login_refusal", None)
+        if refusal is not None:
+            raise ValidationError(refusal, code="login_refused")
+        return super().clean()
 
 
 class ThrottledAdminSite(admin.AdminSite):
     """Django's admin site, whose login refuses POSTs over ADMIN_LOGIN_THROTTLE_RATE per client address."""
+
+    site_header = "Task API administration"
+    site_title = "Task API admin"
+    # Django's default, "/", is no page here: "View site" opens the API's documentation.
+    site_url = "/api/docs/"
+    login_form = AdminLoginForm
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if request.method == "POST":
             throttle = AdminLoginThrottle()
             if not throttle.allow_request(request, None):
                 security_log.warning("admin login throttled: client=%s", client_address(request))
-                return error_response(exceptions.Throttled(throttle.wait()))
+                return self.refused_login(request, LOGIN_THROTTLED, throttle.wait())
         return super().login(request, extra_context)
+
+    def refused_login(self, request: HttpRequest, reason: str, wait: float | None) -> HttpResponse:
+        """The login page with ``reason`` on its form, as a 429: no password is checked."""
+        request.login_refusal = reason
+        # Rendered now: django-axes answers from its middleware, after the view's responses are rendered.
+        response = super().login(request).render()
+        response.status_code = 429
+        if wait is not None:
+            response["Retry-After"] = str(math.ceil(wait))
+        return response
+
+    def forbidden(self, request: HttpRequest) -> HttpResponse:
+        """The admin's page for a page the signed-in staff member may not open (a 403)."""
+        return render(request, "admin/forbidden.html", {**self.each_context(request), "title": "Forbidden"}, status=403)
 
 
 def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
-    """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): a 429 in the project's error shape."""
-    return error_response(LoginLockedOut(settings.AXES_COOLOFF_TIME.total_seconds()))
+    """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): the login page saying so, a 429."""
+    return admin.site.refused_login(request, login_locked_out_message(), settings.AXES_COOLOFF_TIME.total_seconds())
 
 
 @receiver(user_login_failed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -134,7 +135,10 @@ def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
     return error_response(exceptions.ParseError("Bad request."))
 
 
-def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Staff meet the admin's refusals in a browser: a page in the admin, not JSON.
+    if in_admin(request):
+        return admin.site.forbidden(request)
     return error_response(exceptions.PermissionDenied())
 
 
@@ -149,12 +153,16 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A 403 in the error shape; the admin, which is HTML pages with forms, keeps Django's own page."""
-    if request.path.startswith(reverse("admin:index")):
+    if in_admin(request):
         return csrf.csrf_failure(request, reason)
     # Only a Django view reached by an unsafe method without a CSRF cookie and token gets here (the API's
     # views take tokens, not cookies, and are exempt): e.g. POST /health.
     detail = f"CSRF verification failed: {reason} Outside /api/, API clients may only use GET and HEAD."
     return error_response(exceptions.PermissionDenied(detail))
+
+
+def in_admin(request: HttpRequest) -> bool:
+    return request.path.startswith(reverse("admin:index"))
 
 
 def method_not_allowed(request: HttpRequest, allowed: list[str]) -> JsonResponse:

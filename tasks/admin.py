@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import pluralize
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from . import services
+from . import services, text
 from .conditional import IfMatch
+from .history import describe_change
 from .models import Task, TaskQuerySet
+from .tags import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
 
 
 class CappedCountPaginator(Paginator):
@@ -56,6 +64,20 @@ class TagFilter(admin.SimpleListFilter):
         return queryset.tagged([self.value()]) if self.value() else queryset
 
 
+class UserFilter(admin.SimpleListFilter):
+    """One user's tasks, reached by clicking a user id in the list; shown only while it filters."""
+
+    title = "user id"
+    parameter_name = "user_id"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        # No list of every user: there may be millions. Only the one chosen, so that it can be cleared.
+        return [(self.value(), self.value())] if self.value() else []
+
+    def queryset(self, request: HttpRequest, queryset: TaskQuerySet) -> TaskQuerySet:
+        return queryset.owned_by(self.value()) if self.value() else queryset
+
+
 class StatusFilter(admin.SimpleListFilter):
     """Live or soft-deleted tasks; both when unset."""
 
@@ -73,15 +95,44 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TagsField(forms.CharField):
+    """Tags typed as one line, separated by commas, and cleaned by the API's rules (tasks/tags.py)."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        typed = super().to_python(value)
+        # A comma left at the end, or two in a row, separate nothing: not an empty tag to refuse.
+        return clean_tags([tag for tag in typed.split(",") if not text.is_blank(tag)])
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # Untouched text is no change, so a tag holding a comma (the API allows it) stays whole unless edited.
+        if self.prepare_value(initial or []) == super().to_python(data):
+            return False
+        try:
+            return self.to_python(data) != (initial or [])
+        except forms.ValidationError:
+            return True
+
+
 class TaskForm(forms.ModelForm):
     """The change form, which remembers the version it was rendered with and refuses to save over a newer one."""
 
     # Without it, saving would silently revert whatever the owner changed through the API meanwhile.
     rendered_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    tags = TagsField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text=f"Separated by commas, e.g. “rent, urgent”: at most {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} "
+        "characters; the same tag in another letter case is kept once.",
+    )
 
     class Meta:
         model = Task
         fields = "__all__"
+        widgets = {"description": forms.Textarea(attrs={"rows": 5})}
+        labels = {"due_date": "Due date (UTC)"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,19 +155,9 @@ class TaskForm(forms.ModelForm):
 class TaskAdmin(admin.ModelAdmin):
     """Every user's tasks for support staff, soft-deleted ones included: the default manager holds them all."""
 
-    list_display = [
-        "id",
-        "title",
-        "user_id",
-        "completed",
-        "priority",
-        "due_date",
-        "tag_list",
-        "created_at",
-        "deleted_at",
-    ]
+    list_display = ["id", "title", "owner", "completed", "priority", "due", "tag_list", "created", "deleted"]
     list_display_links = ["id", "title"]
-    list_filter = ["completed", "priority", StatusFilter, TagFilter]
+    list_filter = ["completed", "priority", StatusFilter, TagFilter, UserFilter]
     search_fields = ["title", "=user_id"]
     search_help_text = "Words of the title, or a user's exact id."
     ordering = ["-created_at", "-id"]
@@ -127,12 +168,42 @@ class TaskAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_facets = admin.ShowFacets.NEVER
     form = TaskForm
-    readonly_fields = ["created_at", "updated_at", "deleted_at"]
+    readonly_fields = ["created", "updated", "deleted"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
+
+    class Media:
+        css = {"all": ["tasks/admin.css"]}
+
+    @admin.display(description="user id", ordering="user_id")
+    def owner(self, task: Task) -> SafeString:
+        return format_html(
+            '<a href="?{}" title="Only this user’s tasks">{}</a>', urlencode({"user_id": task.user_id}), task.user_id
+        )
 
     @admin.display(description="tags")
     def tag_list(self, task: Task) -> str:
         return ", ".join(task.tags)
+
+    # Times are stored and shown in UTC (TIME_ZONE); the labels say so, as staff work from many time zones.
+    @admin.display(description="due date (UTC)", ordering="due_date")
+    def due(self, task: Task) -> str:
+        return self._utc(task.due_date)
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, task: Task) -> str:
+        return self._utc(task.created_at)
+
+    @admin.display(description="updated (UTC)", ordering="updated_at")
+    def updated(self, task: Task) -> str:
+        return self._utc(task.updated_at)
+
+    @admin.display(description="deleted (UTC)", ordering="deleted_at")
+    def deleted(self, task: Task) -> str:
+        return self._utc(task.deleted_at)
+
+    def _utc(self, moment: datetime | None) -> str:
+        # Formatted here: a read-only field in the change form shows a method's value as it is.
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if moment else self.get_empty_value_display()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> list[str]:
         # The owner is chosen when a task is created; moving a task to another user is never a fix.
@@ -156,6 +227,15 @@ class TaskAdmin(admin.ModelAdmin):
             # The admin goes on with the instance it passed in (its log entry, the redirect to it).
             vars(obj).update(vars(services.task_create(**fields)))
 
+    def construct_change_message(
+        self, request: HttpRequest, form: TaskForm, formsets: Any, add: bool = False
+    ) -> str | list[dict[str, Any]]:
+        changed = [name for name in form.changed_data if name != "rendered_version"]
+        if add or not changed:
+            return super().construct_change_message(request, form, formsets, add)
+        # The form's initial values are the task as it was read, locked, for this save (get_object).
+        return describe_change(changed, form.initial, form.cleaned_data)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         # Bulk deletes are always soft, as in the API; a purge is one task at a time, by delete_task holders only.
@@ -178,31 +258,46 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected tasks complete", permissions=["change"])
     def mark_complete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
         tasks = queryset.filter(completed=False)
-        self._apply(request, lambda: services.task_set_completed(tasks=tasks, completed=True), "marked complete")
+        change = partial(services.task_set_completed, tasks=tasks, completed=True)
+        self._apply(request, queryset, change, "completed", "marked complete")
 
     @admin.action(description="Mark selected tasks incomplete", permissions=["change"])
     def mark_incomplete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
         tasks = queryset.filter(completed=True)
-        self._apply(request, lambda: services.task_set_completed(tasks=tasks, completed=False), "marked incomplete")
+        change = partial(services.task_set_completed, tasks=tasks, completed=False)
+        self._apply(request, queryset, change, "completed", "marked incomplete")
 
     @admin.action(description="Soft-delete selected tasks", permissions=["change"])
     def soft_delete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
         # Only live ones (the service sees to it): deleting again would overwrite when the task was deleted.
-        self._apply(request, lambda: services.tasks_soft_delete(tasks=queryset), "soft-deleted")
+        self._apply(
+            request, queryset, partial(services.tasks_soft_delete, tasks=queryset), "deleted_at", "soft-deleted"
+        )
 
     @admin.action(description="Restore selected tasks", permissions=["change"])
     def restore(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
-        self._apply(request, lambda: services.tasks_restore(tasks=queryset), "restored")
+        self._apply(request, queryset, partial(services.tasks_restore, tasks=queryset), "deleted_at", "restored")
 
-    def _apply(self, request: HttpRequest, change: Callable[[], list[Task]], done: str) -> None:
-        """Change the tasks with the service the API uses, and log each one in the admin history."""
+    def _apply(
+        self, request: HttpRequest, selected: TaskQuerySet, change: Callable[[], list[Task]], field: str, done: str
+    ) -> None:
+        """Change the tasks with the service the API uses, and log each one's old → new ``field`` in its history."""
         # One transaction, as Django's own change form does: a change is never without its log entries.
         with transaction.atomic():
-            changed = change()
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk,
-                queryset=changed,
-                action_flag=CHANGE,
-                change_message=f"{done.capitalize()}.",
+            # Locked, so that the values read are the ones the change replaces.
+            before = dict(selected.select_for_update().values_list("pk", field))
+            changed = change()  # the tasks, with their new values
+            content_type = ContentType.objects.get_for_model(Task)
+            LogEntry.objects.bulk_create(
+                LogEntry(
+                    user_id=request.user.pk,
+                    content_type=content_type,
+                    object_id=str(task.pk),
+                    object_repr=str(task)[:200],
+                    action_flag=CHANGE,
+                    change_message=f"{done.capitalize()}. "
+                    + describe_change([field], {field: before[task.pk]}, {field: getattr(task, field)}),
+                )
+                for task in changed
             )
         self.message_user(request, f"{len(changed)} task{pluralize(len(changed))} {done}.", messages.SUCCESS)

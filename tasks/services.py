@@ -70,13 +70,13 @@ def task_set_completed(*, tasks: TaskQuerySet, completed: bool | None, if_match:
 
 @transaction.atomic
 def tasks_soft_delete(*, tasks: TaskQuerySet) -> list[Task]:
-    """``task_soft_delete`` for many live tasks at once; returns them as they were."""
+    """``task_soft_delete`` for many live tasks at once; returns them with ``deleted_at`` set."""
     return _locked_update(tasks.live(), deleted_at=timezone.now())
 
 
 @transaction.atomic
 def tasks_restore(*, tasks: TaskQuerySet) -> list[Task]:
-    """Bring soft-deleted tasks back to their owners; returns them as they were."""
+    """Bring soft-deleted tasks back to their owners; returns them with ``deleted_at`` cleared."""
     return _locked_update(tasks.filter(deleted_at__isnull=False), deleted_at=None)
 
 
@@ -84,4 +84,8 @@ def _locked_update(tasks: TaskQuerySet, **changes: Any) -> list[Task]:
     # Locked first, so that the tasks returned are exactly the ones changed.
     locked = list(tasks.select_for_update())
     tasks.update(**changes)
+    for task in locked:
+        for field, value in changes.items():
+            setattr(task, field, value)
+        task.forget_version()  # bumped by the database
     return locked

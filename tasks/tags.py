@@ -48,7 +48,7 @@ def clean_tags(tags: object) -> list[str]:
 
 
 def validate_tags(tags: object) -> None:
-    """Stored tags are already clean (the admin edits them as JSON)."""
+    """Stored tags are already clean: a model save that skipped clean_tags is refused."""
     if clean_tags(tags) != tags:
         raise ValidationError("Tags must be trimmed and differ in more than letter case.", code="invalid_tags")
 

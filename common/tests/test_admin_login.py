@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from io import StringIO
 from typing import Any
 
@@ -57,12 +59,28 @@ def login(username: str, password: str, address: str = "203.0.113.7", **headers:
     return response
 
 
-def error_code(response: Any) -> str:
-    return response.json()["errors"][0]["code"]
+def refusal(response: Any) -> str:
+    """The reason the admin's login page gives on its form, as staff read it."""
+    assert response.status_code == 429
+    assert response["Content-Type"].startswith("text/html")
+    [error] = re.findall(r'<p class="errornote">\s*(.*?)\s*</p>', response.content.decode(), re.DOTALL)
+    return html.unescape(error)
 
 
 def test_the_right_password_signs_in(staff: Any) -> None:
     assert login("sam", PASSWORD).signed_in
+
+
+def test_a_refused_login_is_the_admins_login_page_keeping_the_username(staff: Any) -> None:
+    for _ in range(LIMIT):
+        login("sam", "wrong")
+
+    response = login("sam", PASSWORD)
+
+    page = response.content.decode()
+    assert "Log in | Task API admin</title>" in page
+    assert 'name="username" value="sam"' in page
+    assert PASSWORD not in page
 
 
 def test_it_refuses_the_right_password_after_sixty_wrong_ones(staff: Any) -> None:
@@ -71,8 +89,8 @@ def test_it_refuses_the_right_password_after_sixty_wrong_ones(staff: Any) -> Non
 
     response = login("sam", PASSWORD)
 
-    assert response.status_code == 429
-    assert error_code(response) == "login_locked_out"
+    assert refusal(response).startswith("Too many failed logins for this username or from this address")
+    assert "refused for 15 minutes after the last attempt" in refusal(response)
     assert int(response["Retry-After"]) == 15 * 60
     assert not response.signed_in
 
@@ -170,8 +188,7 @@ def test_login_posts_over_the_rate_get_a_429_before_any_password_hash(
     with caplog.at_level(logging.WARNING, logger="todo.security"):
         response = login("sam", PASSWORD)
 
-    assert response.status_code == 429
-    assert error_code(response) == "throttled"
+    assert refusal(response) == "Too many login attempts from this address. Wait a minute, then try again."
     assert int(response["Retry-After"]) > 0
     assert not response.signed_in
     assert hashes.calls == before

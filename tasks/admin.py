@@ -95,7 +95,7 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TagsField(forms.CharField):
+class CommaSeparatedTagsField(forms.CharField):
     """Tags typed as one line, separated by commas, and cleaned by the API's rules (tasks/tags.py)."""
 
     def prepare_value(self, value: Any) -> Any:
@@ -121,7 +121,7 @@ class TaskForm(forms.ModelForm):
 
     # Without it, saving would silently revert whatever the owner changed through the API meanwhile.
     rendered_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    tags = TagsField(
+    tags = CommaSeparatedTagsField(
         required=False,
         widget=forms.TextInput(attrs={"size": 60}),
         help_text=f"Separated by commas, e.g. “rent, urgent”: at most {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} "

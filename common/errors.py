@@ -178,9 +178,8 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
     answer an unmatched URL with its HTML technical page."""
     # CommonMiddleware redirects to the URL with a slash only when this one matches nothing, which this route
     # prevents: the docs (/api/docs → /api/docs/) keep their redirect here.
-    slashed = f"{request.path_info}/"
     if request.method in ("GET", "HEAD") and not request.path_info.endswith("/"):
-        if resolve(slashed).func is not api_not_found:
+        if resolve(f"{request.path_info}/").func is not api_not_found:
             return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
     return page_not_found(request, Http404())
 

@@ -8,13 +8,15 @@ from collections.abc import Callable
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import resolve, reverse
 from django.views import csrf
+from django.views.decorators.csrf import csrf_exempt
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.settings import package_settings
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .throttling import UNCOUNTED_REFUSALS, client_address, count_refusal
@@ -63,6 +65,28 @@ def database_error(exc: Exception) -> DatabaseUnavailable:
     return DatabaseUnavailable()
 
 
+def unsupported_media_type(request: Request) -> exceptions.UnsupportedMediaType:
+    """The 415 for a body the view cannot read, naming the media types it can."""
+    readable = " or ".join(parser.media_type for parser in request.parsers)
+    sent = f'"{request.content_type}" is' if request.content_type else "a body without a Content-Type is"
+    detail = f'Send the body as {readable}, with "Content-Type: {readable}": {sent} not read here.'
+    return exceptions.UnsupportedMediaType(request.content_type, detail=detail)
+
+
+def how_to_authenticate(exc: exceptions.NotAuthenticated, request: Request) -> exceptions.NotAuthenticated:
+    """The 401 for a request without credentials the view takes, saying what to send: the scheme its
+    ``WWW-Authenticate`` names (DRF set it from the view's first authenticator)."""
+    scheme = exc.auth_header.split()[0]
+    if "Authorization" in request.headers:
+        # Never the header's value: without a scheme, its first word is the token itself.
+        detail = f"Send the token as 'Authorization: {scheme} <token>': no other scheme is accepted."
+    else:
+        detail = f"Authentication credentials were not provided: send 'Authorization: {scheme} <token>'."
+    advised = exceptions.NotAuthenticated(detail)
+    advised.auth_header = exc.auth_header
+    return advised
+
+
 class ApiExceptionHandler(ExceptionHandler):
     """drf-standardized-errors' handler, plus a 413 for oversized bodies, refusals counted by the
     throttles (throttling.py) and one security-log line per refused request."""
@@ -77,10 +101,15 @@ class ApiExceptionHandler(ExceptionHandler):
         # Logged by the package as one line on django.request, its message the detail: never the SQL.
         if isinstance(exc, DATABASE_DOWN):
             return database_error(exc)
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            return unsupported_media_type(self.context["request"])
         if isinstance(exc, UNCOUNTED_REFUSALS):
             throttled = count_refusal(self.context["request"], self.context["view"])
             if throttled is not None:
                 return throttled
+        # After the count: a refusal past the throttle's rate is a 429, whatever it would have said.
+        if isinstance(exc, exceptions.NotAuthenticated) and getattr(exc, "auth_header", None):
+            return how_to_authenticate(exc, self.context["request"])
         return super().convert_known_exceptions(exc)
 
     def report_exception(self, exc: exceptions.APIException, response: Response) -> None:
@@ -145,6 +174,18 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     # Outside DRF, so never throttled by it: a scan of unknown URLs counts like any other request.
     return error_response(count_refusal(request) or exceptions.NotFound())
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """The last route under /api/: an unknown URL there is the JSON 404 even with DEBUG on, where Django would
+    answer an unmatched URL with its HTML technical page."""
+    # CommonMiddleware redirects to the URL with a slash only when this one matches nothing, which this route
+    # prevents: the docs (/api/docs → /api/docs/) keep their redirect here.
+    if request.method in ("GET", "HEAD") and not request.path_info.endswith("/"):
+        if resolve(f"{request.path_info}/").func is not api_not_found:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return page_not_found(request, Http404())
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.http import parse_etags
 from rest_framework import status
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +16,13 @@ from rest_framework.response import Response
 from common.errors import PreconditionFailed
 
 from .models import Task
+
+# RFC 9110's If-Match: "*", or a comma-separated list of quoted entity tags (printable ASCII), strong or weak
+# ("W/"). The same regular expression in Python and in the schema's ECMAScript.
+IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$'
+INVALID_IF_MATCH = (
+    'If-Match must be an ETag as this API sent it, e.g. "17-3" with its quotes, a comma-separated list of them, or *.'
+)
 
 
 def etag_for(task: Task) -> str:
@@ -29,6 +38,10 @@ class IfMatch:
 
     @classmethod
     def parse(cls, header: str) -> IfMatch:
+        # Django's parse_etags drops what it cannot read, which would make a typo a 412 "the task has
+        # changed": a header that is not a list of ETags is the client's mistake to fix, not a stale read.
+        if not re.fullmatch(IF_MATCH_PATTERN, header):
+            raise ValidationError({"If-Match": [ErrorDetail(INVALID_IF_MATCH, code="invalid_if_match")]})
         # RFC 9110 compares If-Match strongly: a weak tag ("W/…") stays as sent and so never matches.
         return cls(frozenset(parse_etags(header)))
 
@@ -64,9 +77,12 @@ class ConditionalRequestMixin:
     def get_object(self) -> Task:
         task = super().get_object()
         # Checked early, so that a stale write is a 412 before its body is even validated (RFC 9110 evaluates
-        # preconditions before the method); the service checks again under the lock, where it counts.
+        # preconditions before the method); the service checks again under the lock, where it counts. A read
+        # ignores If-Match, malformed or not.
+        if self.request.method in SAFE_METHODS:
+            return task
         if_match = self.if_match
-        if self.request.method not in SAFE_METHODS and if_match is not None:
+        if if_match is not None:
             if_match.check(task)
         return task
 

@@ -23,6 +23,12 @@ from .tags import clean_tag
 # Given with an empty value, these are a 400 rather than silently no filter.
 NON_EMPTY_FILTERS = ["completed", "priority", "due_before", "due_after", "ordering"]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
+ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed"]
+
+
+def invalid_choice(values: list[str], *, suffix: str = "") -> dict[str, str]:
+    """A form field's error message for a value that is not a choice: it lists the ones there are."""
+    return {"invalid_choice": f'"%(value)s" is not one of {", ".join(values)}{suffix}.'}
 
 
 class TaskSearchFilter(drf_filters.SearchFilter):
@@ -95,13 +101,21 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
+REPEATED = {"ordering": "Give ordering once, with its fields comma-separated: ?ordering=title,-priority."}
+
+
 class TaskFilterForm(forms.Form):
-    """A filter given with no value (``?completed=``, or ``?ordering=title,`` with an empty field) is a
-    mistake to report, not "no filter"."""
+    """A filter given with no value (``?completed=``, or ``?ordering=title,`` with an empty field), or given
+    twice, is a mistake to report, not "no filter" or "the last one"."""
 
     def clean(self) -> dict[str, Any]:
         blank = "Give this parameter a value, or leave it out."
         for name in NON_EMPTY_FILTERS:
+            # Django's forms would silently take the last one given.
+            if len(self.data.getlist(name)) > 1:
+                self.add_error(
+                    name, forms.ValidationError(REPEATED.get(name, "Give this parameter once."), code="repeated")
+                )
             value = self.data.get(name, None)
             values = value.split(",") if name == "ordering" and value is not None else [value]
             if "" in values:
@@ -126,10 +140,15 @@ class TaskOrderingFilter(filters.OrderingFilter):
 
 
 class TaskFilter(filters.FilterSet):
-    completed = filters.TypedChoiceFilter(choices=_TRUE_FALSE, coerce=lambda value: value == "true")
+    completed = filters.TypedChoiceFilter(
+        choices=_TRUE_FALSE,
+        coerce=lambda value: value == "true",
+        error_messages=invalid_choice(["true", "false"]),
+    )
     priority = filters.TypedChoiceFilter(
         choices=[(label, label) for label in Priority.labels],
         coerce=lambda label: Priority[label.upper()],
+        error_messages=invalid_choice(Priority.labels),
     )
     due_before = UTCDateTimeFilter(
         field_name="due_date",
@@ -147,7 +166,8 @@ class TaskFilter(filters.FilterSet):
     )
     tag = AllTagsFilter()
     ordering = TaskOrderingFilter(
-        fields=["created_at", "updated_at", "title", "priority", "due_date", "completed"],
+        fields=ORDERING_FIELDS,
+        error_messages=invalid_choice(ORDERING_FIELDS, suffix=", each optionally prefixed with - for descending"),
         label="Sort by these fields, comma-separated; prefix with - for descending",
         help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
         "by importance (low < medium < high); tasks without a due date come last either way. "

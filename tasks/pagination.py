@@ -4,12 +4,22 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
-# The largest count the database can compare against.
+# The largest count the database can compare against: a larger offset is taken as this one (an empty page).
 MAX_COUNT = 2**63 - 1
 
 
+def parse_count(raw: str) -> int | None:
+    """``raw`` as a count when written in plain ASCII digits, at most ``MAX_COUNT``; otherwise None."""
+    # Checked as text first: int() would also take " 7", "+7", "٧", "7_0" and choke on 5000 digits.
+    if not (raw.isascii() and raw.isdecimal()):
+        return None
+    digits = raw.lstrip("0") or "0"
+    return MAX_COUNT if len(digits) > len(str(MAX_COUNT)) else min(int(digits), MAX_COUNT)
+
+
 class TaskPagination(LimitOffsetPagination):
-    """``?limit=`` (default 50, at most 200) and ``?offset=``; a value that is not a count is a 400."""
+    """``?limit=`` (default 50, at most 200: larger values are capped) and ``?offset=``; a value that is not a
+    count is a 400 stating the bounds."""
 
     default_limit = 50
     max_limit = 200
@@ -17,17 +27,18 @@ class TaskPagination(LimitOffsetPagination):
     def get_limit(self, request: Request) -> int:
         if self.limit_query_param not in request.query_params:
             return self.default_limit
-        return min(self._count_param(request, self.limit_query_param, minimum=1), self.max_limit)
+        limit = parse_count(request.query_params[self.limit_query_param])
+        if limit is None or limit < 1:
+            most = self.max_limit
+            detail = f"Give a whole number from 1; a page holds at most {most} tasks, so a larger limit gives {most}."
+            raise ValidationError({self.limit_query_param: [detail]}, code="invalid")
+        return min(limit, self.max_limit)
 
     def get_offset(self, request: Request) -> int:
         if self.offset_query_param not in request.query_params:
             return 0
-        return self._count_param(request, self.offset_query_param, minimum=0)
-
-    @staticmethod
-    def _count_param(request: Request, name: str, *, minimum: int) -> int:
-        raw = request.query_params[name]
-        # Checked as text first: int() would also take " 7", "+7", "٧", "7_0" and choke on 5000 digits.
-        if raw.isascii() and raw.isdecimal() and len(raw) <= 19 and minimum <= int(raw) <= MAX_COUNT:
-            return int(raw)
-        raise ValidationError({name: [f"Must be a whole number from {minimum} to {MAX_COUNT}."]}, code="invalid")
+        offset = parse_count(request.query_params[self.offset_query_param])
+        if offset is None:
+            detail = "Give a whole number from 0: how many tasks to skip."
+            raise ValidationError({self.offset_query_param: [detail]}, code="invalid")
+        return offset

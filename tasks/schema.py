@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 
+from .conditional import IF_MATCH_PATTERN
 from .datetimes import DATE_TIME_PATTERN
 from .filters import NON_EMPTY_FILTERS, TaskFilter
 from .models import Priority
-from .pagination import MAX_COUNT
 from .serializers import TaskCompletionSerializer, TaskSerializer
 from .tags import MAX_TAG_LENGTH
 from .text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
@@ -35,6 +35,15 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
         else:
             schema["pattern"] = TEXT_PATTERN
         return schema
+
+
+class TaskCompletionSerializerExtension(OpenApiSerializerExtension):
+    """The body of ``…/complete/`` as DRF documents it, closed: a field other than ``completed`` is a 400."""
+
+    target_class = "tasks.serializers.TaskCompletionSerializer"
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
 
 
 USER_ID = OpenApiParameter(
@@ -64,12 +73,12 @@ LIST_FILTERS = [
     OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.labels, description="Only tasks of this priority."),
     OpenApiParameter(
         "limit",
-        {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
+        {"type": "integer", "minimum": 1},
         description="Page size: 50 unless given, at most 200 (larger values are capped).",
     ),
     OpenApiParameter(
         "offset",
-        {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+        {"type": "integer", "minimum": 0},
         description="How many tasks to skip: 0 unless given.",
     ),
     *(
@@ -120,7 +129,7 @@ ETAG = OpenApiParameter(
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
     OpenApiParameter.HEADER,
     description="Write only if the task still has this ETag (or `*`); otherwise a 412 and nothing changes.",
 )
@@ -152,7 +161,7 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     """Apply the schema declarations to ``TaskViewSet``."""
     # Raised by the paginator, the filters and the tags field, which the schema generator cannot see into.
     # One declaration per parameter: a second one for the same parameter replaces the first.
-    list_codes = {name: ["blank"] for name in NON_EMPTY_FILTERS}
+    list_codes = {name: ["blank", "repeated"] for name in NON_EMPTY_FILTERS}
     list_codes["due_before"].append("out_of_range")
     list_codes["due_after"].append("out_of_range")
     list_codes |= {
@@ -171,6 +180,9 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     viewset = extend_validation_errors(["invalid", "null", "out_of_range"], field_name="due_date", actions=writes)(
         viewset
     )
+    viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
+    preconditioned = ["update", "partial_update", "destroy", "complete"]
+    viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)
     viewset = extend_schema_view(
         list=extend_schema(
             operation_id="tasks_list",

@@ -100,6 +100,8 @@ class DueDateField(serializers.DateTimeField):
 class PriorityField(serializers.ChoiceField):
     """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
 
+    default_error_messages = {"invalid_choice": f'"{{input}}" is not one of {", ".join(Priority.labels)}.'}
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=Priority.labels, **kwargs)
 
@@ -216,6 +218,18 @@ def _utc_iso(moment: datetime | None) -> str | None:
     ]
 )
 class TaskCompletionSerializer(serializers.Serializer):
-    """Body of ``PATCH …/complete/``: without ``completed`` the task's state flips."""
+    """Body of ``PATCH …/complete/``: without ``completed`` the task's state flips; any other field is a 400."""
 
     completed = StrictBooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Ignored, a field sent here (a title, a priority) would look saved when nothing but completion changed.
+        # Only the first is named: the answer stays small whatever the body holds.
+        unknown = next((name for name in self.initial_data if name not in self.fields), None)
+        if unknown is not None:
+            raise serializers.ValidationError(
+                f'This action takes only "completed" (or nothing, to flip it), not "{unknown}": '
+                "change other fields with PATCH on the task itself.",
+                code="unknown_field",
+            )
+        return attrs

@@ -75,7 +75,9 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
 
     def get_success_headers(self, data: dict) -> dict[str, str]:
         url = reverse("task-detail", kwargs={"user_id": data["user_id"], "pk": data["id"]}, request=self.request)
-        return {"Location": url}
+        # The routes' trailing slash is optional, which reverse() writes as none; every URL the API documents
+        # and links to has it.
+        return {"Location": f"{url}/"}
 
     @action(detail=True, methods=["patch"], serializer_class=TaskCompletionSerializer)
     def complete(self, request: Request, user_id: str, pk: str) -> Response:

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from common import probes
+from common import errors, probes
 
 urlpatterns = [
     path("health", probes.health, name="health"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("tasks.urls")),
+    # Last: any other URL under /api/ is the API's JSON 404, with DEBUG on too.
+    re_path(r"^api/", errors.api_not_found),
 ]
 
 handler400 = "common.errors.bad_request"

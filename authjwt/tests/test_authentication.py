@@ -81,6 +81,19 @@ def test_it_asks_for_credentials_when_no_bearer_token_is_sent(db: None, authoriz
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
+@pytest.mark.parametrize("authorization", ["Basic YWxpY2U6c2VjcmV0", "Token abc", "eyJhbGciOiJIUzI1NiJ9.e30.sig"])
+def test_another_scheme_is_told_to_send_a_bearer_token(db: None, authorization: str) -> None:
+    detail = get(authorization).json()["errors"][0]["detail"]
+
+    assert "Authorization: Bearer <token>" in detail
+    # Not echoed: a header without a scheme (the last case) would be a token.
+    assert authorization.split()[0] not in detail
+
+
+def test_a_request_without_credentials_is_told_what_to_send(db: None) -> None:
+    assert "Authorization: Bearer <token>" in get().json()["errors"][0]["detail"]
+
+
 def test_it_rejects_an_expired_token(db: None) -> None:
     response = get(f"Bearer {sign(claims(exp=int(time.time()) - 120))}")
 

@@ -20,6 +20,16 @@ def database_gone(*args: object, **kwargs: object) -> None:
     raise OperationalError("server closed the connection unexpectedly")
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_body_that_is_not_json_is_a_415_that_names_application_json(alice: APIClient, content_type: str) -> None:
+    response = alice.generic("POST", f"/api/{ALICE}/tasks/", "title=Buy milk", content_type=content_type)
+
+    assert response.status_code == 415
+    error = response.json()["errors"][0]
+    assert error["code"] == "unsupported_media_type"
+    assert '"Content-Type: application/json"' in error["detail"]
+
+
 def test_an_unhandled_exception_is_a_json_500_with_its_traceback_logged(
     alice: APIClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -90,6 +90,25 @@ def test_a_write_with_the_current_etag_or_a_star_goes_through(
         assert response.status_code in (200, 204), (if_match, response.content)
 
 
+@pytest.mark.parametrize("header", ["17-3", '"17-3', "garbage", '"a", , "b"', "W/17"])
+@pytest.mark.parametrize(("method", "suffix", "body"), WRITES)
+def test_a_malformed_if_match_is_a_400_saying_so_that_changes_nothing(
+    alice: APIClient, task: Task, method: str, suffix: str, body: Any, header: str
+) -> None:
+    before = Task.objects.get(pk=task.pk).version
+
+    response = getattr(alice, method)(f"{BASE}{task.id}/{suffix}", body, HTTP_IF_MATCH=header)
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == ("If-Match", "invalid_if_match")
+    assert Task.objects.get(pk=task.pk).version == before
+
+
+def test_a_read_ignores_if_match(alice: APIClient, task: Task) -> None:
+    assert alice.get(f"{BASE}{task.id}/", HTTP_IF_MATCH="garbage").status_code == 200
+
+
 def test_if_match_takes_a_list_and_compares_strongly(alice: APIClient, task: Task) -> None:
     current = etag_of(alice, task)
 

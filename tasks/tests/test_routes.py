@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -68,7 +69,8 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
         "created_at",
         "updated_at",
     }
-    assert response["Location"] == f"http://testserver{BASE}/{task['id']}"
+    # With its trailing slash, as every URL the API documents and gives, whichever form the request used.
+    assert response["Location"] == f"http://testserver{BASE}/{task['id']}/"
     assert alice.get(response["Location"]).json() == task
 
 
@@ -227,6 +229,22 @@ def test_complete_rejects_a_body_that_is_not_a_boolean(
     assert task.completed is False
 
 
+@pytest.mark.parametrize("body", [{"title": "Renamed"}, {"completed": True, "priority": "high"}])
+def test_complete_refuses_a_field_it_does_not_take_naming_it(
+    alice: APIClient, make_task: Callable[..., Task], body: dict
+) -> None:
+    task = make_task()
+
+    response = alice.patch(f"{BASE}/{task.id}/complete/", body)
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["code"] == "unknown_field"
+    assert f'"{next(name for name in body if name != "completed")}"' in error["detail"]
+    task.refresh_from_db()
+    assert (task.title, task.completed, task.version) == ("Water the plants", False, 1)
+
+
 @pytest.mark.parametrize(
     "user_id", ["8c2d2f8e-7a51-4a43-9d1e-2b0c5d1f6e3a", "Vq3ZC8kR1tN0pXyL5mWbA9hJdE2sFgU7", "carol@example.com"]
 )
@@ -258,6 +276,28 @@ def test_unknown_paths_under_api_get_a_json_404(alice: APIClient) -> None:
         "type": "client_error",
         "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}],
     }
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+@pytest.mark.parametrize("path", ["/api/nowhere/", "/api/nowhere", f"{BASE}/abc/", "/api/"])
+def test_unknown_paths_under_api_are_a_json_404_with_debug_on_too(
+    alice: APIClient, settings: Any, method: str, path: str
+) -> None:
+    # make run's DEBUG would otherwise answer Django's HTML technical page.
+    settings.DEBUG = True
+
+    response = getattr(alice, method)(path)
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/redoc", "/api/schema"])
+def test_the_docs_without_their_trailing_slash_redirect_to_it(client: Any, db: None, path: str) -> None:
+    response = client.get(f"{path}?format=json")
+
+    assert response.status_code == 301
+    assert response["Location"] == f"{path}/?format=json"
 
 
 def test_a_method_a_route_does_not_have_is_a_json_405(alice: APIClient, make_task: Callable[..., Task]) -> None:

@@ -63,6 +63,12 @@ def test_an_invalid_field_is_a_400_naming_it(alice: APIClient, body: dict, field
     assert not Task.objects.exists()
 
 
+def test_an_invalid_priority_lists_the_valid_ones(alice: APIClient) -> None:
+    response = alice.post(BASE, {"title": "ok", "priority": "urgent"})
+
+    assert response.json()["errors"][0]["detail"] == '"urgent" is not one of low, medium, high.'
+
+
 def test_title_and_description_may_be_as_long_as_the_limits(alice: APIClient) -> None:
     response = alice.post(BASE, {"title": "t" * 200, "description": "d" * 1000})
 

@@ -114,7 +114,7 @@ def test_a_page_on_an_allowed_origin_makes_conditional_requests(
     assert "thrown" not in outcome, outcome
     assert outcome["created"] == 201
     assert outcome["etag"] and outcome["etag"].startswith('"')
-    assert outcome["location"].endswith(f"/api/{USER}/tasks/{outcome['id']}")
+    assert outcome["location"].endswith(f"/api/{USER}/tasks/{outcome['id']}/")
     assert (outcome["patched"], outcome["title"]) == (200, "Written")
     assert outcome["currentEtag"] not in (None, outcome["etag"])
     assert outcome["stale"] == 412

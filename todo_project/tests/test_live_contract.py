@@ -126,3 +126,19 @@ def test_task_answers_are_private_and_revalidated(server: Server, task_id: int, 
     assert response.status == status
     assert response.headers["Cache-Control"] == "private, no-cache"
     assert "Authorization" in response.headers["Vary"]
+
+
+def test_a_body_that_is_not_json_is_a_415_naming_application_json(server: Server) -> None:
+    response = user(server).request(
+        "POST", f"{TASKS}/", b"title=x", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+    assert_json_error(response, 415, "unsupported_media_type")
+    assert '"Content-Type: application/json"' in response.json()["errors"][0]["detail"]
+
+
+def test_another_authorization_scheme_is_told_to_send_a_bearer_token(server: Server) -> None:
+    response = Client(server).request("GET", f"{TASKS}/", headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
+
+    assert_json_error(response, 401, "not_authenticated")
+    assert "Authorization: Bearer <token>" in response.json()["errors"][0]["detail"]

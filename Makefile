@@ -1,10 +1,11 @@
-# `make run` starts the API for trying it; `make test` runs the whole suite. Both install what they need.
+# `make run` starts the API for trying it (it installs what it needs); `make test` runs the whole suite (it checks
+# the machine first, then installs the Python packages).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_USER := demo-user
 
-.PHONY: run serve test check-reliability bench clean token superuser support-user manage
+.PHONY: run serve check-machine test check-reliability bench clean token superuser support-user manage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,7 +74,11 @@ serve: $(VENV)/.run-deps
 COVERAGE_LINES_MIN := 95
 COVERAGE_JSON := test-artifacts/coverage.json
 
-test: $(VENV)/.test-deps
+# What the live tests need on the machine, checked before anything is installed (.ci/check_machine.py).
+check-machine:
+	@$(PYTHON) .ci/check_machine.py
+
+test: check-machine $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -81,7 +86,7 @@ test: $(VENV)/.test-deps
 	$(BIN)/python .ci/coverage_lines.py $(COVERAGE_JSON) $(COVERAGE_LINES_MIN)
 
 # The reliability suite alone (also part of `make test`), with its summary of what it tried.
-check-reliability: $(VENV)/.test-deps
+check-reliability: check-machine $(VENV)/.test-deps
 	$(BIN)/pytest -m reliability
 
 # The benchmark: our API against a bare WSGI floor, under wrk; writes BENCHMARKS.md.

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from django.contrib.auth.hashers import check_password
 
 from todo_project.settings import _DEV_AUTH_SECRET
+from todo_project.tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery-staple-41"
@@ -207,3 +210,35 @@ def test_make_manage_runs_the_readmes_unlock_command(database: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "No attempts found." in result.stdout
+
+
+def test_make_test_says_in_one_line_what_the_machine_lacks_before_installing_anything(database: Path) -> None:
+    closed = free_port()
+    env = {
+        **fresh_env(database),
+        "PATH": str(database.parent),  # no nginx in it (deploy/serve.py also looks in /usr/sbin), no node, no npm
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/todo",
+    }
+    result = subprocess.run(
+        [shutil.which("make"), "--no-print-directory", "-o", ".venv/.test-deps", "test", f"PYTHON={sys.executable}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )
+
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(lines) == 1, result.stderr
+    assert "Node.js with npm (apt-get install nodejs npm)" in lines[0]
+    assert f"PostgreSQL on 127.0.0.1:{closed}" in lines[0]
+    assert "ruff" not in result.stdout  # it stopped before the suite
+
+
+def test_make_check_machine_is_silent_when_everything_is_there(database: Path) -> None:
+    result = subprocess.run(
+        make("check-machine"), cwd=ROOT, env=fresh_env(database), capture_output=True, text=True, timeout=60
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

@@ -28,7 +28,7 @@ run: $(VENV)/.run-deps
 	printf "  curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n\n" "$$token" && \
 	printf 'Browsers may call it from: %s\nTo allow others, list every origin: CORS_ALLOWED_ORIGINS=http://localhost:3000,http://localhost:8080 make run\n\n' \
 		"$$($(BIN)/python manage.py shell -v 0 -c 'from django.conf import settings; print(*settings.CORS_ALLOWED_ORIGINS)')"
-	@printf 'Docs: Swagger UI http://127.0.0.1:8000/api/docs/  ReDoc http://127.0.0.1:8000/api/redoc/\n'
+	@printf 'Swagger UI: http://127.0.0.1:8000/api/docs/\nReDoc: http://127.0.0.1:8000/api/redoc/\n'
 	@printf 'Admin: http://127.0.0.1:8000/admin/ (an account: make superuser, or make support-user NAME=sam)\n\n'
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

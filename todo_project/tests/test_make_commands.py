@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
 import pytest
 from django.contrib.auth.hashers import check_password
+from django.test import Client
 
 from todo_project.settings import _DEV_AUTH_SECRET
 from todo_project.tests.servers import free_port
@@ -242,3 +246,30 @@ def test_make_check_machine_is_silent_when_everything_is_there(database: Path) -
     )
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_make_run_says_where_the_docs_and_the_admin_are_and_how_to_get_an_account(
+    database: Path, client: Client
+) -> None:
+    run = subprocess.Popen(
+        make("run"), cwd=ROOT, env=fresh_env(database), stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    # Without the lines this reads until the server stops: stop it then.
+    deadline = threading.Timer(TIMEOUT_SECONDS, os.killpg, (run.pid, signal.SIGTERM))
+    deadline.start()
+    try:
+        printed = ""
+        while "Admin:" not in printed and (line := run.stdout.readline()):
+            printed += line
+    finally:
+        deadline.cancel()
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(TIMEOUT_SECONDS)
+        run.stdout.close()
+
+    urls = dict(re.findall(r"^(Swagger UI|ReDoc|Admin): (http://127\.0\.0\.1:8000/\S+)", printed, re.MULTILINE))
+    assert set(urls) == {"Swagger UI", "ReDoc", "Admin"}, printed
+    assert "make superuser" in printed
+    for url in urls.values():
+        # Each is a page of this server: the docs answer, the admin sends to its login.
+        assert client.get(url.removeprefix("http://127.0.0.1:8000")).status_code in (200, 302), url

@@ -1,16 +1,29 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from common import probes
 
+from .schema import for_people
+
 urlpatterns = [
     path("health", probes.health, name="health"),
     path("ready", probes.ready, name="ready"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # What the docs pages render: the same schema, with words where it has constraints only a machine reads.
+    path(
+        "api/schema/docs/",
+        SpectacularAPIView.as_view(
+            custom_settings={
+                "POSTPROCESSING_HOOKS": [*settings.SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"], for_people]
+            }
+        ),
+        name="schema-docs",
+    ),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema-docs"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema-docs"), name="redoc"),
     path("api/", include("tasks.urls")),
 ]
 

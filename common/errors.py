@@ -143,8 +143,12 @@ def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     return error_response(count_refusal(request) or exceptions.NotFound())
 
 
+# Every unexpected error's detail, inside DRF's views and out (the schema's 500 example shows it too).
+SERVER_ERROR_DETAIL = "Server Error (500)"
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
-    return error_response(exceptions.APIException("Server Error (500)"))
+    return error_response(exceptions.APIException(SERVER_ERROR_DETAIL))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

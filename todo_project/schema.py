@@ -11,6 +11,7 @@ from drf_standardized_errors.openapi_utils import get_example_from_exception
 from rest_framework import exceptions
 
 from authjwt.exceptions import TokenExpired, TokenInvalid
+from common.errors import SERVER_ERROR_DETAIL
 from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.pagination import MAX_COUNT
 from tasks.permissions import IsOwner
@@ -30,7 +31,7 @@ ERROR_EXAMPLES = [
         exceptions.NotAcceptable(),
         exceptions.UnsupportedMediaType("text/plain"),
         exceptions.Throttled(wait=42),
-        exceptions.APIException(),
+        exceptions.APIException(SERVER_ERROR_DETAIL),
     )
 ]
 BODY_METHODS = {"POST", "PUT", "PATCH"}

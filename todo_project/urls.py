@@ -5,8 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from common import probes
 
-from .schema import for_people
-
 urlpatterns = [
     path("health", probes.health, name="health"),
     path("ready", probes.ready, name="ready"),
@@ -17,7 +15,10 @@ urlpatterns = [
         "api/schema/docs/",
         SpectacularAPIView.as_view(
             custom_settings={
-                "POSTPROCESSING_HOOKS": [*settings.SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"], for_people]
+                "POSTPROCESSING_HOOKS": [
+                    *settings.SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"],
+                    "todo_project.schema.for_people",
+                ]
             }
         ),
         name="schema-docs",

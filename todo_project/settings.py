@@ -93,7 +93,8 @@ WSGI_APPLICATION = "todo_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The docs pages' own templates (todo_project/urls.py).
+        "DIRS": [BASE_DIR / "todo_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -24,7 +24,11 @@ urlpatterns = [
         name="schema-docs",
     ),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema-docs"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema-docs"), name="redoc"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema-docs", template_name="docs/redoc.html"),
+        name="redoc",
+    ),
     path("api/", include("tasks.urls")),
 ]
 

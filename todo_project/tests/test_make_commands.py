@@ -273,3 +273,18 @@ def test_make_run_says_where_the_docs_and_the_admin_are_and_how_to_get_an_accoun
     for url in urls.values():
         # Each is a page of this server: the docs answer, the admin sends to its login.
         assert client.get(url.removeprefix("http://127.0.0.1:8000")).status_code in (200, 302), url
+
+
+def test_make_manage_mints_a_token_with_the_lifetime_and_claims_asked_for(database: Path) -> None:
+    result = subprocess.run(
+        make("manage", "ARGS=mint_token alice --ttl 3600 --claim level=3"),
+        cwd=ROOT,
+        env=fresh_env(database),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )
+
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.splitlines()[-1], _DEV_AUTH_SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["level"], claims["exp"] - claims["iat"]) == ("alice", 3, 3600)

@@ -51,3 +51,14 @@ def test_the_docs_page_loads_everything_from_this_server(
     # data: URLs are inline in the page's own files: they fetch nothing.
     elsewhere = [url for url in urls if not url.startswith((f"{live_server.url}/", "data:"))]
     assert elsewhere == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_swagger_ui_lists_the_task_schemas_first(live_server: LiveServer, browser: WebDriver) -> None:
+    browser.get(f"{live_server.url}/api/docs/")
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait.until(EC.visibility_of_element_located(RENDERED["/api/docs/"]))
+
+    models = wait.until(EC.presence_of_all_elements_located((By.CSS_SELECTOR, "section.models .model-container")))
+
+    assert [model.get_attribute("id") for model in models[:2]] == ["model-Task", "model-TaskRequest"]

@@ -1,10 +1,11 @@
-# `make run` starts the API for trying it; `make test` runs the whole suite. Both install what they need.
+# `make run` starts the API for trying it (it installs what it needs); `make test` runs the whole suite (it checks
+# the machine first, then installs the Python packages).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_USER := demo-user
 
-.PHONY: run serve test check-reliability bench clean
+.PHONY: run serve check-machine test check-reliability bench clean token superuser support-user manage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +28,38 @@ run: $(VENV)/.run-deps
 	printf "  curl -s -H 'Authorization: Bearer %s' http://127.0.0.1:8000/api/$(DEMO_USER)/tasks/\n\n" "$$token" && \
 	printf 'Browsers may call it from: %s\nTo allow others, list every origin: CORS_ALLOWED_ORIGINS=http://localhost:3000,http://localhost:8080 make run\n\n' \
 		"$$($(BIN)/python manage.py shell -v 0 -c 'from django.conf import settings; print(*settings.CORS_ALLOWED_ORIGINS)')"
+	@printf 'Swagger UI: http://127.0.0.1:8000/api/docs/\nReDoc: http://127.0.0.1:8000/api/redoc/\n'
+	@printf 'Admin: http://127.0.0.1:8000/admin/ (an account: make superuser, or make support-user NAME=sam)\n\n'
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Commands against the configured database (DATABASE_URL, else db.sqlite3), after migrating it. They run in
+# development mode unless DJANGO_DEBUG is in the environment, so they work on a fresh clone; secrets set in the
+# environment or in .env are still the ones used.
+token superuser support-user manage: export DJANGO_DEBUG ?= 1
+MIGRATE = $(BIN)/python manage.py migrate --noinput --verbosity 0
+
+# A token for USER (a user id, not the login name make sees in the environment): make token USER=alice
+token: $(VENV)/.run-deps
+	$(if $(filter command line,$(origin USER)),,$(error Say whose token: make token USER=alice))
+	@$(MIGRATE)
+	@$(BIN)/python manage.py mint_token '$(USER)'
+
+# An admin account with every right; asks for the name, e-mail and password.
+superuser: $(VENV)/.run-deps
+	@$(MIGRATE)
+	$(BIN)/python manage.py createsuperuser
+
+# A support engineer's admin account (staff, in the Support group); asks for the password.
+support-user: $(VENV)/.run-deps
+	$(if $(NAME),,$(error Say the account's name: make support-user NAME=sam))
+	@$(MIGRATE)
+	$(BIN)/python manage.py create_support_user '$(NAME)'
+
+# Any other management command: make manage ARGS='changepassword sam'
+manage: $(VENV)/.run-deps
+	$(if $(ARGS),,$(error Say the command: make manage ARGS='changepassword sam'))
+	@$(MIGRATE)
+	$(BIN)/python manage.py $(ARGS)
 
 # The production setup, locally: debug off, nginx in front of gunicorn (deploy/serve.py), JSON logs, on
 # SERVE_BIND (127.0.0.1:8000). Needs nginx, and DJANGO_SECRET_KEY and BETTER_AUTH_SECRET in the environment
@@ -42,7 +74,11 @@ serve: $(VENV)/.run-deps
 COVERAGE_LINES_MIN := 95
 COVERAGE_JSON := test-artifacts/coverage.json
 
-test: $(VENV)/.test-deps
+# What the live tests need on the machine, checked before anything is installed (.ci/check_machine.py).
+check-machine:
+	@$(PYTHON) .ci/check_machine.py
+
+test: check-machine $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -50,7 +86,7 @@ test: $(VENV)/.test-deps
 	$(BIN)/python .ci/coverage_lines.py $(COVERAGE_JSON) $(COVERAGE_LINES_MIN)
 
 # The reliability suite alone (also part of `make test`), with its summary of what it tried.
-check-reliability: $(VENV)/.test-deps
+check-reliability: check-machine $(VENV)/.test-deps
 	$(BIN)/pytest -m reliability
 
 # The benchmark: our API against a bare WSGI floor, under wrk; writes BENCHMARKS.md.

@@ -188,8 +188,12 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
     return page_not_found(request, Http404())
 
 
+# Every unexpected error's detail, inside DRF's views and out (the schema's 500 example shows it too).
+SERVER_ERROR_DETAIL = "Server Error (500)"
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
-    return error_response(exceptions.APIException("Server Error (500)"))
+    return error_response(exceptions.APIException(SERVER_ERROR_DETAIL))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
 # The largest count the database can compare against: a larger offset is taken as this one (an empty page).
 MAX_COUNT = 2**63 - 1
+# The second page of 50, as `make run` serves it to the user of tasks/serializers.py's example.
+EXAMPLE_PAGE = "http://127.0.0.1:8000/api/alice-3f9c1e7a-5b2d-4c1f-9e8a-7d6b5c4a3f21/tasks/?limit=50"
 
 
 def parse_count(raw: str) -> int | None:
@@ -42,3 +46,12 @@ class TaskPagination(LimitOffsetPagination):
             detail = "Give a whole number from 0: how many tasks to skip."
             raise ValidationError({self.offset_query_param: [detail]}, code="invalid")
         return offset
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # DRF's examples are links of another API ("/accounts/?offset=400&limit=100"): these are this one's.
+        response = super().get_paginated_response_schema(schema)
+        properties = response["properties"]
+        properties["count"]["example"] = 120
+        properties["next"]["example"] = f"{EXAMPLE_PAGE}&offset=100"
+        properties["previous"]["example"] = EXAMPLE_PAGE
+        return response

@@ -32,8 +32,12 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
             # Said as "contains no NUL" rather than as a pattern: drf-spectacular turns a blank-allowing
             # field with a pattern into oneOf(string, ""), which "" then matches twice, breaking oneOf.
             schema["not"] = {"pattern": CONTAINS_NUL}
+            rule = "No NUL character."
         else:
             schema["pattern"] = TEXT_PATTERN
+            rule = "Not blank (not only spaces), no NUL character."
+        # The patterns are for machines: the docs pages show this sentence instead (todo_project/schema.py).
+        schema["description"] = " ".join(filter(None, [schema.get("description"), rule]))
         return schema
 
 
@@ -94,7 +98,7 @@ LIST_FILTERS = [
         "search",
         {"type": "string", "maxLength": settings.API_SEARCH_MAX_LENGTH, "not": {"pattern": CONTAINS_NUL}},
         description="Every word must appear, in any letter case, in the title or the description; "
-        f"at most {settings.API_SEARCH_MAX_WORDS} words.",
+        f"at most {settings.API_SEARCH_MAX_WORDS} words, no NUL character.",
     ),
     # As django-filter documents it, but with at least one field: "?ordering=" is a 400, not an empty list.
     OpenApiParameter(
@@ -116,7 +120,8 @@ LIST_FILTERS = [
             "maxItems": settings.API_MAX_TAG_FILTERS,
         },
         explode=True,
-        description="Only tasks carrying this tag, in any letter case; repeat it (`?tag=a&tag=b`) to require all.",
+        description="Only tasks carrying this tag, in any letter case; repeat it (`?tag=a&tag=b`) to require all. "
+        f"A tag is 1 to {MAX_TAG_LENGTH} characters, not blank, without control characters.",
     ),
 ]
 ETAG = OpenApiParameter(

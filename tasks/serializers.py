@@ -58,7 +58,8 @@ class StrictBooleanField(serializers.BooleanField):
         "type": "array",
         "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": text.TAG_PATTERN},
         "maxItems": MAX_TAGS,
-        "description": "Trimmed when stored; tags differing only in letter case are one (the first spelling is kept).",
+        "description": f"At most {MAX_TAGS} tags, each 1 to {MAX_TAG_LENGTH} characters, not blank, without control "
+        "characters. Trimmed when stored; tags differing only in letter case are one (the first spelling is kept).",
     }
 )
 class TagsField(serializers.Field):

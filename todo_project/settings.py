@@ -93,8 +93,9 @@ WSGI_APPLICATION = "todo_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The admin pages of the project's own (common/ is no app: its admin config is Django's admin's).
-        "DIRS": [BASE_DIR / "common" / "templates"],
+        # The project's own templates: the admin's Forbidden page (common/ is no app: its admin config is Django's
+        # admin's) and the docs pages (todo_project/urls.py).
+        "DIRS": [BASE_DIR / "common" / "templates", BASE_DIR / "todo_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -253,7 +254,7 @@ REST_FRAMEWORK = {
     # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it. 1: the edge
     # (deploy/nginx.conf), whose gunicorn socket has no client address; 2 behind a load balancer as well.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=1),
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "todo_project.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -336,7 +337,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # drf-standardized-errors' error components share field names ("type", "code", "attr") across
     # different choice sets: its own enum hook and one name per choice set keep the names stable.
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "todo_project.schema.tasks_first",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -9,8 +10,25 @@ urlpatterns = [
     path("ready", probes.ready, name="ready"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # What the docs pages render: the same schema, with words where it has constraints only a machine reads.
+    path(
+        "api/schema/docs/",
+        SpectacularAPIView.as_view(
+            custom_settings={
+                "POSTPROCESSING_HOOKS": [
+                    *settings.SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"],
+                    "todo_project.schema.for_people",
+                ]
+            }
+        ),
+        name="schema-docs",
+    ),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema-docs"), name="swagger-ui"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema-docs", template_name="docs/redoc.html"),
+        name="redoc",
+    ),
     path("api/", include("tasks.urls")),
     # Last: any other URL under /api/ is the API's JSON 404, with DEBUG on too.
     re_path(r"^api/", errors.api_not_found),

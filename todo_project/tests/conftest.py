@@ -105,6 +105,8 @@ def browser() -> Iterator[WebDriver]:
         options.binary_location = str(CHROMIUM)
         for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
             options.add_argument(flag)
+        # Every request the page makes, for the tests that check where it loads from.
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
         try:
             yield driver

@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
+from tasks.text import TEXT_PATTERN
+
 LIST = "/api/{user_id}/tasks/"
 DETAIL = "/api/{user_id}/tasks/{id}/"
 COMPLETE = "/api/{user_id}/tasks/{id}/complete/"
@@ -228,3 +230,42 @@ def test_the_docs_assets_are_served_with_debug_off(client: Client, db: None) -> 
         response = client.get(asset)
         assert response.status_code == 200, asset
         response.close()
+
+
+def constraints(node: Any, key: str) -> list[Any]:
+    """Every value of ``key`` anywhere in a schema."""
+    if isinstance(node, dict):
+        return ([node[key]] if key in node else []) + [
+            found for value in node.values() for found in constraints(value, key)
+        ]
+    if isinstance(node, list):
+        return [found for item in node for found in constraints(item, key)]
+    return []
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_render_the_schema_written_for_people(client: Client, db: None, path: str) -> None:
+    assert "/api/schema/docs/" in client.get(path).content.decode()
+
+
+def test_the_docs_schema_says_in_words_what_the_served_schema_says_in_regexes(client: Client, db: None) -> None:
+    served = client.get("/api/schema/?format=json").json()
+    for_people = client.get("/api/schema/docs/?format=json").json()
+
+    # A user id without "/" reads well; the rest are for machines.
+    assert set(constraints(for_people, "pattern")) == {"^[^/]+$"}
+    assert constraints(for_people, "not") == []
+    assert all(maximum <= 1000 for maximum in constraints(for_people, "maximum"))
+    title = for_people["components"]["schemas"]["Task"]["properties"]["title"]
+    assert "Not blank" in title["description"] and "NUL" in title["description"]
+    # The served schema keeps them, for clients and schemathesis to check.
+    assert TEXT_PATTERN in constraints(served, "pattern")
+    assert 2**63 - 1 in constraints(served, "maximum")
+    assert constraints(served, "not")
+
+
+@pytest.mark.parametrize("path", ["/api/schema/?format=json", "/api/schema/", "/api/schema/docs/?format=json"])
+def test_the_task_schemas_come_first(client: Client, db: None, path: str) -> None:
+    body = yaml.safe_load(client.get(path).content)
+
+    assert list(body["components"]["schemas"])[:2] == ["Task", "TaskRequest"]

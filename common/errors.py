@@ -65,11 +65,16 @@ def database_error(exc: Exception) -> DatabaseUnavailable:
     return DatabaseUnavailable()
 
 
+# The details of the 415 and of a 401 without credentials (the schema's examples are written from them too).
+UNREADABLE_BODY = 'Send the body as {readable}, with "Content-Type: {readable}": {sent} not read here.'
+NO_CREDENTIALS = "Authentication credentials were not provided: send 'Authorization: {scheme} <token>'."
+
+
 def unsupported_media_type(request: Request) -> exceptions.UnsupportedMediaType:
     """The 415 for a body the view cannot read, naming the media types it can."""
     readable = " or ".join(parser.media_type for parser in request.parsers)
     sent = f'"{request.content_type}" is' if request.content_type else "a body without a Content-Type is"
-    detail = f'Send the body as {readable}, with "Content-Type: {readable}": {sent} not read here.'
+    detail = UNREADABLE_BODY.format(readable=readable, sent=sent)
     return exceptions.UnsupportedMediaType(request.content_type, detail=detail)
 
 
@@ -81,7 +86,7 @@ def how_to_authenticate(exc: exceptions.NotAuthenticated, request: Request) -> e
         # Never the header's value: without a scheme, its first word is the token itself.
         detail = f"Send the token as 'Authorization: {scheme} <token>': no other scheme is accepted."
     else:
-        detail = f"Authentication credentials were not provided: send 'Authorization: {scheme} <token>'."
+        detail = NO_CREDENTIALS.format(scheme=scheme)
     advised = exceptions.NotAuthenticated(detail)
     advised.auth_header = exc.auth_header
     return advised

@@ -11,9 +11,9 @@ from drf_standardized_errors.openapi_utils import get_example_from_exception
 from rest_framework import exceptions
 
 from authjwt.exceptions import TokenExpired, TokenInvalid
-from common.errors import SERVER_ERROR_DETAIL
+from common.errors import NO_CREDENTIALS, SERVER_ERROR_DETAIL, UNREADABLE_BODY
+from tasks.conditional import IF_MATCH_PATTERN
 from tasks.datetimes import DATE_TIME_PATTERN
-from tasks.pagination import MAX_COUNT
 from tasks.permissions import IsOwner
 from tasks.text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
@@ -23,13 +23,15 @@ from tasks.text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 ERROR_EXAMPLES = [
     get_example_from_exception(error)
     for error in (
-        exceptions.NotAuthenticated(),
+        exceptions.NotAuthenticated(NO_CREDENTIALS.format(scheme="Bearer")),
         TokenExpired(),
         TokenInvalid(reason=""),
         exceptions.PermissionDenied(IsOwner.message),
         exceptions.NotFound(),
         exceptions.NotAcceptable(),
-        exceptions.UnsupportedMediaType("text/plain"),
+        exceptions.UnsupportedMediaType(
+            "text/plain", detail=UNREADABLE_BODY.format(readable="application/json", sent='"text/plain" is')
+        ),
         exceptions.Throttled(wait=42),
         exceptions.APIException(SERVER_ERROR_DETAIL),
     )
@@ -37,7 +39,7 @@ ERROR_EXAMPLES = [
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-class AutoSchema(openapi.AutoSchema):
+class ErrorExamplesAutoSchema(openapi.AutoSchema):
     """drf-standardized-errors' schema, with ERROR_EXAMPLES for its error responses."""
 
     def _get_error_response_examples(self) -> list[OpenApiExample]:
@@ -60,15 +62,13 @@ def tasks_first(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 
 # Kept in the served schema, where clients and schemathesis check them; each field's description says them
-# in words, and that is what the docs pages show instead of a regular expression or 2^63 - 1.
-MACHINE_ONLY_PATTERNS = {TEXT_PATTERN, TAG_PATTERN, DATE_TIME_PATTERN}
+# in words, and that is what the docs pages show instead of a regular expression.
+MACHINE_ONLY_PATTERNS = {TEXT_PATTERN, TAG_PATTERN, DATE_TIME_PATTERN, IF_MATCH_PATTERN}
 
 
 def _machine_only(key: str, value: Any) -> bool:
     if key == "pattern":
         return value in MACHINE_ONLY_PATTERNS
-    if key == "maximum":
-        return value == MAX_COUNT
     return key == "not" and value == {"pattern": CONTAINS_NUL}
 
 

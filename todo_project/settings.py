@@ -254,7 +254,7 @@ REST_FRAMEWORK = {
     # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it. 1: the edge
     # (deploy/nginx.conf), whose gunicorn socket has no client address; 2 behind a load balancer as well.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=1),
-    "DEFAULT_SCHEMA_CLASS": "todo_project.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "todo_project.schema.ErrorExamplesAutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

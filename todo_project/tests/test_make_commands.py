@@ -49,6 +49,13 @@ def make(*args: str) -> list[str]:
     return ["make", "--no-print-directory", "-o", ".venv/.run-deps", *args]
 
 
+def run_make(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``make ARGS…`` run to its end, as a newcomer would, against ``database``."""
+    return subprocess.run(
+        make(*args), cwd=ROOT, env=fresh_env(database), capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+    )
+
+
 class Terminal:
     """A command on a pseudo-terminal, as a person at a keyboard runs it (getpass and createsuperuser need one)."""
 
@@ -112,14 +119,7 @@ def user_row(database: Path, username: str) -> sqlite3.Row | None:
 
 
 def test_make_token_prints_a_token_for_the_user_without_any_configuration(database: Path) -> None:
-    result = subprocess.run(
-        make("token", "USER=alice"),
-        cwd=ROOT,
-        env=fresh_env(database),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-    )
+    result = run_make(database, "token", "USER=alice")
 
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), _DEV_AUTH_SECRET, algorithms=["HS256"])
@@ -203,14 +203,7 @@ def test_make_support_user_refuses_a_name_already_taken(database: Path, terminal
 
 
 def test_make_manage_runs_the_readmes_unlock_command(database: Path) -> None:
-    result = subprocess.run(
-        make("manage", "ARGS=axes_reset_username sam"),
-        cwd=ROOT,
-        env=fresh_env(database),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-    )
+    result = run_make(database, "manage", "ARGS=axes_reset_username sam")
 
     assert result.returncode == 0, result.stderr
     assert "No attempts found." in result.stdout
@@ -241,9 +234,7 @@ def test_make_test_says_in_one_line_what_the_machine_lacks_before_installing_any
 
 
 def test_make_check_machine_is_silent_when_everything_is_there(database: Path) -> None:
-    result = subprocess.run(
-        make("check-machine"), cwd=ROOT, env=fresh_env(database), capture_output=True, text=True, timeout=60
-    )
+    result = run_make(database, "check-machine")
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
@@ -276,14 +267,7 @@ def test_make_run_says_where_the_docs_and_the_admin_are_and_how_to_get_an_accoun
 
 
 def test_make_manage_mints_a_token_with_the_lifetime_and_claims_asked_for(database: Path) -> None:
-    result = subprocess.run(
-        make("manage", "ARGS=mint_token alice --ttl 3600 --claim level=3"),
-        cwd=ROOT,
-        env=fresh_env(database),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-    )
+    result = run_make(database, "manage", "ARGS=mint_token alice --ttl 3600 --claim level=3")
 
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.splitlines()[-1], _DEV_AUTH_SECRET, algorithms=["HS256"])

@@ -78,7 +78,7 @@ NOT_AUTHENTICATED = (
     "401 Unauthorized",
     "client_error",
     "not_authenticated",
-    "Authentication credentials were not provided.",
+    "Authentication credentials were not provided: send 'Authorization: Bearer <token>'.",
 )
 TOKEN_INVALID = ("401 Unauthorized", "client_error", "token_invalid", "The token is invalid.")
 TOKEN_EXPIRED = ("401 Unauthorized", "client_error", "token_expired", "The token has expired.")
@@ -319,7 +319,7 @@ def create_task(environ: dict[str, Any], user_id: str) -> tuple[str, list, bytes
         f"VALUES (%s, {values}, now(), now()) RETURNING {TASK_COLUMNS}"
     )
     row = db().execute(statement, [user_id, *fields.values()]).fetchone()
-    location = absolute_url(environ, f"/api/{user_id}/tasks/{row[0]}")
+    location = absolute_url(environ, f"/api/{user_id}/tasks/{row[0]}/")
     return one_task(row, "201 Created", [("Location", location)])
 
 

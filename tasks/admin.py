@@ -221,7 +221,8 @@ class TaskAdmin(admin.ModelAdmin):
         if change:
             changes = {name: getattr(obj, name) for name in form.changed_data if name != "rendered_version"}
             rendered = IfMatch.version(obj, form.cleaned_data["rendered_version"])
-            services.task_update(task=obj, if_match=rendered, **changes)
+            tasks = Task.objects.filter(pk=obj.pk)
+            vars(obj).update(vars(services.task_update(tasks=tasks, if_match=rendered, **changes)))
         else:
             fields = {name: getattr(obj, name) for name in form.fields if name != "rendered_version"}
             # The admin goes on with the instance it passed in (its log entry, the redirect to it).

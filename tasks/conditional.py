@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
 from django.utils.http import parse_etags
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 
 from common.errors import PreconditionFailed
 
-from .models import Task
+from .models import Task, TaskQuerySet
 
 # RFC 9110's If-Match: "*", or a comma-separated list of quoted entity tags (printable ASCII), strong or weak
 # ("W/"). The same regular expression in Python and in the schema's ECMAScript.
@@ -23,6 +24,9 @@ IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \
 INVALID_IF_MATCH = (
     'If-Match must be an ETag as this API sent it, e.g. "17-3" with its quotes, a comma-separated list of them, or *.'
 )
+
+
+_OUR_ETAG = re.compile(r'"(?P<id>[1-9][0-9]{0,18})-(?P<version>[1-9][0-9]{0,18})"')
 
 
 def etag_for(task: Task) -> str:
@@ -53,6 +57,17 @@ class IfMatch:
     def check(self, task: Task) -> None:
         if "*" not in self.etags and etag_for(task) not in self.etags:
             raise PreconditionFailed()
+
+    def filter(self, tasks: TaskQuerySet) -> TaskQuerySet:
+        """``tasks`` narrowed to those whose ETag, as stored now, is one of these: the precondition as a WHERE,
+        so that a write's own statement checks it."""
+        if "*" in self.etags:
+            return tasks
+        current = Q()
+        for etag in self.etags:
+            if match := _OUR_ETAG.fullmatch(etag):
+                current |= Q(pk=int(match["id"]), version=int(match["version"]))
+        return tasks.filter(current) if current else tasks.none()
 
 
 def if_none_match_hits(header: str | None, etag: str) -> bool:

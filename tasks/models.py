@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import F, Q
+from django.db.models import F, Q, sql
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
@@ -26,7 +26,7 @@ class Priority(models.IntegerChoices):
 class TaskQuerySet(models.QuerySet):
     """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys.
 
-    Only raw SQL can bypass them (set_completed_returning below maintains them itself).
+    Only raw SQL can bypass them.
     """
 
     def live(self) -> TaskQuerySet:
@@ -50,10 +50,26 @@ class TaskQuerySet(models.QuerySet):
 
     def update(self, **fields: Any) -> int:
         """Every UPDATE bumps the version and stamps the change; one that sets the tags sets their keys too."""
-        fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
-        if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
-            fields["tag_keys"] = tag_keys(fields["tags"])
-        return super().update(**fields)
+        return super().update(**_with_derived_columns(fields))
+
+    def update_returning(self, **fields: Any) -> list[Task]:
+        """``update()``, returning the changed tasks as stored, from the same statement (UPDATE … RETURNING).
+
+        One statement finds, checks (its WHERE), changes and reads back the tasks, so a concurrent write can
+        neither slip between a read and the write nor be lost, and it costs one round trip. Django's ORM has no
+        UPDATE … RETURNING (ticket #32406): the statement is the ORM's own UPDATE, with RETURNING added.
+        """
+        query = self.query.chain(sql.UpdateQuery)
+        query.add_update_values(_with_derived_columns(fields))
+        compiler = query.get_compiler(self.db)
+        compiler.pre_sql_setup()
+        try:
+            update, params = compiler.as_sql()
+        except EmptyResultSet:  # e.g. an id beyond the column's range: nothing can match
+            return []
+        quote = connections[self.db].ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
+        return list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
 
     def bulk_update(self, objs: Iterable[Task], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
         objs = list(objs)
@@ -65,26 +81,12 @@ class TaskQuerySet(models.QuerySet):
             task.forget_version()
         return changed
 
-    def set_completed_returning(self, completed: bool | None) -> list[Task]:
-        """Set ``completed``, or flip it when None, returning the changed tasks from the same statement.
 
-        One statement (UPDATE … RETURNING) finds, changes and reads back the tasks, so a flip can neither be
-        lost to a concurrent one nor cost extra round trips. Django's ORM has no UPDATE … RETURNING yet.
-        """
-        try:
-            selected, params = self.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:  # e.g. an id beyond the column's range: nothing can match
-            return []
-        connection = connections[self.db]
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        value = "NOT completed" if completed is None else "%s"
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        sql = (
-            f"UPDATE {table} SET completed = {value}, updated_at = %s, version = version + 1 "
-            f"WHERE id IN ({selected}) RETURNING *"
-        )
-        values = [now] if completed is None else [completed, now]
-        return list(self.model.objects.using(self.db).raw(sql, [*values, *params]))
+def _with_derived_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
+    if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
+        fields["tag_keys"] = tag_keys(fields["tags"])
+    return fields
 
 
 class Task(models.Model):

@@ -109,7 +109,7 @@ def test_list_shows_every_task_newest_first_deleted_ones_included(
 ) -> None:
     older = make_task(title="older")
     deleted = make_task(title="deleted", user_id=BOB)
-    services.task_soft_delete(task=deleted)
+    services.task_soft_delete(tasks=Task.objects.filter(pk=deleted.pk))
     newer = make_task(title="newer")
 
     assert listed(support.get(CHANGELIST)) == [newer.id, deleted.id, older.id]
@@ -146,7 +146,7 @@ def test_status_filter_shows_live_or_deleted_tasks(
     support: Client, make_task: Callable[..., Task], query: str, expected: set[str]
 ) -> None:
     make_task(title="live")
-    services.task_soft_delete(task=make_task(title="deleted"))
+    services.tasks_soft_delete(tasks=Task.objects.filter(pk=make_task(title="deleted").pk))
 
     response = support.get(CHANGELIST + query)
 
@@ -377,7 +377,7 @@ def test_soft_delete_keeps_when_an_already_deleted_task_was_deleted(
 
 def test_a_restored_task_is_back_in_the_api(support: Client, alice: APIClient, make_task: Callable[..., Task]) -> None:
     task = make_task()
-    services.task_soft_delete(task=task)
+    services.task_soft_delete(tasks=Task.objects.filter(pk=task.pk))
 
     support.post(CHANGELIST, {"action": "restore", "_selected_action": [task.pk]})
 

@@ -26,7 +26,7 @@ def test_list_returns_the_users_live_tasks_newest_first(
 ) -> None:
     older = make_task(title="older")
     newer = make_task(title="newer")
-    services.task_soft_delete(task=make_task(title="deleted"))
+    services.tasks_soft_delete(tasks=Task.objects.filter(pk=make_task(title="deleted").pk))
 
     response = alice.get(f"{BASE}{slash}")
 
@@ -179,7 +179,7 @@ def test_a_deleted_task_can_be_neither_read_nor_written(
     alice: APIClient, make_task: Callable[..., Task], method: str
 ) -> None:
     task = make_task(title="Gone")
-    services.task_soft_delete(task=task)
+    services.task_soft_delete(tasks=Task.objects.filter(pk=task.pk))
 
     response = getattr(alice, method)(f"{BASE}/{task.id}/", {"title": "Back"})
 

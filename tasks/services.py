@@ -6,6 +6,7 @@ and the write it guards see the same row. Each bumps the task's version (tasks/m
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -33,7 +34,9 @@ def task_update(*, task: Task, if_match: IfMatch | None = None, **changes: Any) 
     if if_match is not None:
         if_match.check(task)
     now = timezone.now()
-    if not Task.objects.filter(pk=task.pk, version=task.version).update(**changes, updated_at=now):
+    # The UPDATE applies only to the row as read, so its completion time is known here without reading it back.
+    completion = _completion(task, changes, now)
+    if not Task.objects.filter(pk=task.pk, version=task.version).update(**changes, **completion, updated_at=now):
         was_live = task.deleted_at is None
         try:
             task.refresh_from_db(from_queryset=Task.objects.select_for_update())
@@ -43,11 +46,16 @@ def task_update(*, task: Task, if_match: IfMatch | None = None, **changes: Any) 
             raise Http404  # deleted meanwhile: as if the write had come after the delete
         if if_match is not None:
             if_match.check(task)
-        Task.objects.filter(pk=task.pk).update(**changes, updated_at=now)
-    for field, value in changes.items():
+        completion = _completion(task, changes, now)
+        Task.objects.filter(pk=task.pk).update(**changes, **completion, updated_at=now)
+    for field, value in {**changes, **completion}.items():
         setattr(task, field, value)
     task.tag_keys, task.updated_at, task.version = tag_keys(task.tags), now, task.version + 1
     return task
+
+
+def _completion(task: Task, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"completed_at": task.completed_at_for(changes["completed"], now)} if "completed" in changes else {}
 
 
 def task_soft_delete(*, task: Task, if_match: IfMatch | None = None) -> Task:
@@ -75,17 +83,25 @@ def tasks_soft_delete(*, tasks: TaskQuerySet) -> list[Task]:
 
 
 @transaction.atomic
-def tasks_restore(*, tasks: TaskQuerySet) -> list[Task]:
-    """Bring soft-deleted tasks back to their owners; returns them with ``deleted_at`` cleared."""
-    return _locked_update(tasks.filter(deleted_at__isnull=False), deleted_at=None)
+def tasks_restore(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> list[Task]:
+    """Bring soft-deleted tasks back to their owners; returns them with ``deleted_at`` cleared.
+
+    Under a precondition, each task is checked once locked, before any is restored.
+    """
+    return _locked_update(tasks.deleted(), if_match=if_match, deleted_at=None)
 
 
-def _locked_update(tasks: TaskQuerySet, **changes: Any) -> list[Task]:
-    # Locked first, so that the tasks returned are exactly the ones changed.
+def _locked_update(tasks: TaskQuerySet, *, if_match: IfMatch | None = None, **changes: Any) -> list[Task]:
+    # Locked first, so that the tasks returned are exactly the ones changed, and as changed: nothing else can
+    # write them before the transaction ends, so the version is the one read plus the UPDATE's one.
     locked = list(tasks.select_for_update())
-    tasks.update(**changes)
+    if if_match is not None:
+        for task in locked:
+            if_match.check(task)
+    now = timezone.now()
+    tasks.update(**changes, updated_at=now)
     for task in locked:
         for field, value in changes.items():
             setattr(task, field, value)
-        task.forget_version()  # bumped by the database
+        task.updated_at, task.version = now, task.version + 1
     return locked

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, OrderBy, Q, When
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
@@ -30,6 +30,21 @@ def completed_at_sql(completed: bool, now: datetime) -> Case | None:
     if not completed:
         return None
     return Case(When(completed=True, completed_at__isnull=False, then=F("completed_at")), default=now)
+
+
+class NullsLastIndex(models.Index):
+    """An index in the order of an ``ORDER BY … NULLS LAST``, which PostgreSQL reads without sorting. SQLite cannot
+    say NULLS LAST in an index (only in an ORDER BY), so there it is the same index without it."""
+
+    def create_sql(self, model: type[models.Model], schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        if schema_editor.connection.vendor != "sqlite":
+            return super().create_sql(model, schema_editor, using, **kwargs)
+        plain = [
+            OrderBy(part.expression, descending=part.descending) if isinstance(part, OrderBy) else part
+            for part in self.expressions
+        ]
+        index = models.Index(*plain, name=self.name, condition=self.condition)
+        return index.create_sql(model, schema_editor, using, **kwargs)
 
 
 class TaskQuerySet(models.QuerySet):
@@ -158,7 +173,7 @@ class Task(models.Model):
             models.Index(fields=["-created_at", "-id"], name="task_created_idx"),
             # One user's completed tasks, most recently completed first (ordering=-completed_at), and ranges of
             # completion times (completed_after / completed_before).
-            models.Index(
+            NullsLastIndex(
                 "user_id",
                 "completed",
                 F("completed_at").desc(nulls_last=True),

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+import tasks.models
+
 
 def stamp_completed_tasks(apps, schema_editor):
     # When the tasks completed before this column were completed is not known: their last change is the
@@ -25,7 +27,7 @@ class Migration(migrations.Migration):
         migrations.RunPython(stamp_completed_tasks, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name='task',
-            index=models.Index(models.F('user_id'), models.F('completed'), models.OrderBy(models.F('completed_at'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('deleted_at__isnull', True)), name='task_user_live_done_at_idx'),
+            index=tasks.models.NullsLastIndex(models.F('user_id'), models.F('completed'), models.OrderBy(models.F('completed_at'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('deleted_at__isnull', True)), name='task_user_live_done_at_idx'),
         ),
         migrations.AddIndex(
             model_name='task',

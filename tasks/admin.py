@@ -155,9 +155,21 @@ class TaskForm(forms.ModelForm):
 class TaskAdmin(admin.ModelAdmin):
     """Every user's tasks for support staff, soft-deleted ones included: the default manager holds them all."""
 
-    list_display = ["id", "title", "owner", "completed", "priority", "due", "tag_list", "created", "deleted"]
+    list_display = [
+        "id",
+        "title",
+        "owner",
+        "completed",
+        "completed_time",
+        "priority",
+        "due",
+        "tag_list",
+        "created",
+        "deleted",
+    ]
     list_display_links = ["id", "title"]
-    list_filter = ["completed", "priority", StatusFilter, TagFilter, UserFilter]
+    # completed_at: Django's date filter (today, past 7 days, this month, this year, has or has no date).
+    list_filter = ["completed", "completed_at", "priority", StatusFilter, TagFilter, UserFilter]
     search_fields = ["title", "=user_id"]
     search_help_text = "Words of the title, or a user's exact id."
     ordering = ["-created_at", "-id"]
@@ -168,7 +180,8 @@ class TaskAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_facets = admin.ShowFacets.NEVER
     form = TaskForm
-    readonly_fields = ["created", "updated", "deleted"]
+    # Set by the services as completed and soft deletion change, never typed in.
+    readonly_fields = ["created", "updated", "completed_time", "deleted"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
 
     class Media:
@@ -196,6 +209,10 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.display(description="updated (UTC)", ordering="updated_at")
     def updated(self, task: Task) -> str:
         return self._utc(task.updated_at)
+
+    @admin.display(description="completed at (UTC)", ordering="completed_at")
+    def completed_time(self, task: Task) -> str:
+        return self._utc(task.completed_at)
 
     @admin.display(description="deleted (UTC)", ordering="deleted_at")
     def deleted(self, task: Task) -> str:

@@ -21,9 +21,20 @@ from .models import Priority, Task, TaskQuerySet
 from .tags import clean_tag
 
 # Given with an empty value, these are a 400 rather than silently no filter.
-NON_EMPTY_FILTERS = ["completed", "priority", "due_before", "due_after", "ordering"]
+NON_EMPTY_FILTERS = [
+    "deleted",
+    "completed",
+    "priority",
+    "due_before",
+    "due_after",
+    "completed_before",
+    "completed_after",
+    "ordering",
+]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
-ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed"]
+ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at"]
+# Ordered by these, tasks without a value (no due date, not completed) come last both ways.
+NULLS_LAST = {"due_date", "completed_at"}
 
 
 def invalid_choice(values: list[str], *, suffix: str = "") -> dict[str, str]:
@@ -134,12 +145,20 @@ class TaskOrderingFilter(filters.OrderingFilter):
     def _order_by(self, param: str) -> OrderBy:
         descending = param.startswith("-")
         field = F(self.param_map[param.lstrip("-")])
-        # Tasks without a due date come last both ways, on SQLite and PostgreSQL alike.
-        nulls_last = True if field.name == "due_date" else None
+        # On SQLite and PostgreSQL alike.
+        nulls_last = True if field.name in NULLS_LAST else None
         return field.desc(nulls_last=nulls_last) if descending else field.asc(nulls_last=nulls_last)
 
 
 class TaskFilter(filters.FilterSet):
+    # The trash: which tasks a list reads is TaskViewSet.get_queryset's choice, the ownership boundary. Declared
+    # here so that it is validated like every other filter (a 400 for "?deleted=yes", never the live list).
+    deleted = filters.TypedChoiceFilter(
+        choices=_TRUE_FALSE,
+        coerce=lambda value: value == "true",
+        error_messages=invalid_choice(["true", "false"]),
+        method="chosen_by_get_queryset",
+    )
     completed = filters.TypedChoiceFilter(
         choices=_TRUE_FALSE,
         coerce=lambda value: value == "true",
@@ -164,13 +183,28 @@ class TaskFilter(filters.FilterSet):
         help_text="Only tasks due strictly after this ISO 8601 date-time (UTC without an offset); "
         "tasks without a due date never match.",
     )
+    completed_before = UTCDateTimeFilter(
+        field_name="completed_at",
+        lookup_expr="lt",
+        label="Completed strictly before",
+        help_text="Only tasks completed strictly before this ISO 8601 date-time (UTC without an offset); "
+        "open tasks never match.",
+    )
+    completed_after = UTCDateTimeFilter(
+        field_name="completed_at",
+        lookup_expr="gt",
+        label="Completed strictly after",
+        help_text="Only tasks completed strictly after this ISO 8601 date-time (UTC without an offset); "
+        "open tasks never match.",
+    )
     tag = AllTagsFilter()
     ordering = TaskOrderingFilter(
         fields=ORDERING_FIELDS,
         error_messages=invalid_choice(ORDERING_FIELDS, suffix=", each optionally prefixed with - for descending"),
         label="Sort by these fields, comma-separated; prefix with - for descending",
         help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
-        "by importance (low < medium < high); tasks without a due date come last either way. "
+        "by importance (low < medium < high); tasks without a due date (by `due_date`) or not completed (by "
+        "`completed_at`) come last either way. "
         "Newest first when not given.",
     )
 
@@ -182,7 +216,10 @@ class TaskFilter(filters.FilterSet):
             TaskFilter._form_class = super().get_form_class()
         return TaskFilter._form_class
 
+    def chosen_by_get_queryset(self, qs: TaskQuerySet, name: str, value: bool) -> TaskQuerySet:
+        return qs
+
     class Meta:
         model = Task
         form = TaskFilterForm
-        fields = ["completed", "priority", "due_before", "due_after"]
+        fields = ["deleted", "completed", "priority", "due_before", "due_after", "completed_before", "completed_after"]

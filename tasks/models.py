@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import F, Q, sql
+from django.db.models import Case, Expression, F, OrderBy, Q, When, sql
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
@@ -23,14 +24,45 @@ class Priority(models.IntegerChoices):
     HIGH = 3, "high"
 
 
+def completed_at_sql(completed: bool | Expression, now: datetime) -> Case | None:
+    """What ``completed_at`` becomes when a row's ``completed`` is set to ``completed`` (a value, or an
+    expression flipping it): kept when the task was completed already, ``now`` when it becomes so, cleared when
+    it is reopened. As SQL, on the row as it is: an UPDATE's SET reads the old values."""
+    if completed is False:
+        return None
+    if completed is True:
+        return Case(When(completed=True, completed_at__isnull=False, then=F("completed_at")), default=now)
+    return Case(When(completed=True, then=None), default=now)  # a flip
+
+
+class NullsLastIndex(models.Index):
+    """An index in the order of an ``ORDER BY … NULLS LAST``, which PostgreSQL reads without sorting. SQLite cannot
+    say NULLS LAST in an index (only in an ORDER BY), so there it is the same index without it."""
+
+    def create_sql(self, model: type[models.Model], schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        if schema_editor.connection.vendor != "sqlite":
+            return super().create_sql(model, schema_editor, using, **kwargs)
+        plain = [
+            OrderBy(part.expression, descending=part.descending) if isinstance(part, OrderBy) else part
+            for part in self.expressions
+        ]
+        index = models.Index(*plain, name=self.name, condition=self.condition)
+        return index.create_sql(model, schema_editor, using, **kwargs)
+
+
 class TaskQuerySet(models.QuerySet):
-    """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys.
+    """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys,
+    completed_at.
 
     Only raw SQL can bypass them.
     """
 
     def live(self) -> TaskQuerySet:
         return self.filter(deleted_at__isnull=True)
+
+    def deleted(self) -> TaskQuerySet:
+        """The trash: soft-deleted tasks, which their owners can list and restore."""
+        return self.filter(deleted_at__isnull=False)
 
     def owned_by(self, user_id: str) -> TaskQuerySet:
         return self.filter(user_id=user_id)
@@ -44,12 +76,14 @@ class TaskQuerySet(models.QuerySet):
 
     def bulk_create(self, objs: Iterable[Task], *args: Any, **kwargs: Any) -> list[Task]:
         objs = list(objs)
+        now = timezone.now()
         for task in objs:
             task.tag_keys = tag_keys(task.tags)
+            task.completed_at = task.completed_at_for(task.completed, now)
         return super().bulk_create(objs, *args, **kwargs)
 
     def update(self, **fields: Any) -> int:
-        """Every UPDATE bumps the version and stamps the change; one that sets the tags sets their keys too."""
+        """Every UPDATE keeps the derived columns in step (``_with_derived_columns``)."""
         return super().update(**_with_derived_columns(fields))
 
     def update_returning(self, **fields: Any) -> list[Task]:
@@ -72,20 +106,30 @@ class TaskQuerySet(models.QuerySet):
         return list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
 
     def bulk_update(self, objs: Iterable[Task], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
-        objs = list(objs)
+        objs, fields = list(objs), {*fields, "tag_keys", "version"}
+        now, completing = timezone.now(), "completed" in fields
         for task in objs:
             task.tag_keys = tag_keys(task.tags)
             task.version = F("version") + 1
-        changed = super().bulk_update(objs, {*fields, "tag_keys", "version"}, *args, **kwargs)
+            if completing:
+                # From the row, not from this copy of it, which may be older.
+                task.completed_at = completed_at_sql(task.completed, now)
+        changed = super().bulk_update(objs, {*fields, *(["completed_at"] if completing else [])}, *args, **kwargs)
         for task in objs:
             task.forget_version()
+            if completing:
+                task.forget_completed_at()
         return changed
 
 
 def _with_derived_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """An UPDATE's ``fields`` with what they imply: a new version, the time of the change, the tags' keys when
+    the tags change, the completion time when ``completed`` is set."""
     fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
     if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
         fields["tag_keys"] = tag_keys(fields["tags"])
+    if "completed" in fields and "completed_at" not in fields:  # bulk_update derives it itself
+        fields["completed_at"] = completed_at_sql(fields["completed"], fields["updated_at"])
     return fields
 
 
@@ -102,6 +146,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the task was last completed; null while it is open. Kept in step by every write (see TaskQuerySet).
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
     version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
@@ -124,6 +170,22 @@ class Task(models.Model):
             ),
             # The admin's list: every user's tasks, newest first.
             models.Index(fields=["-created_at", "-id"], name="task_created_idx"),
+            # One user's completed tasks, most recently completed first (ordering=-completed_at), and ranges of
+            # completion times (completed_after / completed_before).
+            NullsLastIndex(
+                "user_id",
+                "completed",
+                F("completed_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="task_user_live_done_at_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            # The trash (?deleted=true): one user's deleted tasks, newest first, apart from the live ones.
+            models.Index(
+                fields=["user_id", "-created_at", "-id"],
+                name="task_user_deleted_idx",
+                condition=Q(deleted_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -132,16 +194,39 @@ class Task(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.tag_keys = tag_keys(self.tags)
         updating = not self._state.adding
+        update_fields = kwargs.get("update_fields")
+        completing = update_fields is None or "completed" in update_fields
         if updating:
             # Counted by the database, not from this copy, which may be older than the row.
             self.version = F("version") + 1
-        update_fields = kwargs.get("update_fields")
+            if completing:
+                self.completed_at = completed_at_sql(self.completed, timezone.now())
+        elif completing:
+            self.completed_at = self.completed_at_for(self.completed, timezone.now())
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "version", *(["tag_keys"] if "tags" in update_fields else [])}
+            kwargs["update_fields"] = {
+                *update_fields,
+                "version",
+                *(["tag_keys"] if "tags" in update_fields else []),
+                *(["completed_at"] if completing else []),
+            }
         super().save(*args, **kwargs)
         if updating:
             self.forget_version()
+            if completing:
+                self.forget_completed_at()
+
+    def completed_at_for(self, completed: bool, now: datetime) -> datetime | None:
+        """completed_at_sql()'s rule on this task as read: exact when the row is known to be as read (locked, or
+        written only if its version is unchanged)."""
+        if not completed:
+            return None
+        return self.completed_at if self.completed and self.completed_at is not None else now
 
     def forget_version(self) -> None:
         """Drop a version the database computed: read again on next use, never a stale number."""
         del self.version
+
+    def forget_completed_at(self) -> None:
+        """Likewise for a completion time the database computed."""
+        del self.completed_at

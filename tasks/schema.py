@@ -64,10 +64,24 @@ TASK_ID = OpenApiParameter(
     description="The task's id, in plain digits (no sign, no leading zero); anything but one of this user's "
     "live tasks is a 404.",
 )
+DELETED_TASK_ID = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.PATH,
+    description="The task's id, in plain digits (no sign, no leading zero); anything but one of this user's "
+    "deleted tasks is a 404.",
+)
 _ORDERING = TaskFilter.base_filters["ordering"]
 # django-filter's introspection types these two after the model fields (boolean, integer), but the
 # API takes exactly these words and nothing else (not "True", not "1", not a rank).
 LIST_FILTERS = [
+    OpenApiParameter(
+        "deleted",
+        OpenApiTypes.STR,
+        enum=["true", "false"],
+        description="`true` lists the trash (the user's deleted tasks, which `…/restore/` brings back) instead of the "
+        "live tasks; the other parameters apply to it alike. `false` unless given.",
+    ),
     OpenApiParameter(
         "completed",
         OpenApiTypes.STR,
@@ -93,6 +107,15 @@ LIST_FILTERS = [
             "9998, as written and in UTC); never those without one.",
         )
         for name in ("due_before", "due_after")
+    ),
+    *(
+        OpenApiParameter(
+            name,
+            {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN},
+            description=f"Only tasks completed strictly {name.removeprefix('completed_')} this date-time (a year from "
+            "0002 to 9998, as written and in UTC); never open ones.",
+        )
+        for name in ("completed_before", "completed_after")
     ),
     OpenApiParameter(
         "search",
@@ -167,8 +190,8 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     # Raised by the paginator, the filters and the tags field, which the schema generator cannot see into.
     # One declaration per parameter: a second one for the same parameter replaces the first.
     list_codes = {name: ["blank", "repeated"] for name in NON_EMPTY_FILTERS}
-    list_codes["due_before"].append("out_of_range")
-    list_codes["due_after"].append("out_of_range")
+    for name in ("due_before", "due_after", "completed_before", "completed_after"):
+        list_codes[name].append("out_of_range")
     list_codes |= {
         "tag": ["invalid_tag", "too_many_tags"],
         "search": ["null_characters_not_allowed", "search_too_long", "too_many_words"],
@@ -186,7 +209,7 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         viewset
     )
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
-    preconditioned = ["update", "partial_update", "destroy", "complete"]
+    preconditioned = ["update", "partial_update", "destroy", "complete", "restore"]
     viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)
     viewset = extend_schema_view(
         list=extend_schema(
@@ -244,6 +267,15 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it.',
             parameters=[TASK_ID, IF_MATCH, ETAG],
             request=TaskCompletionSerializer,
+            responses={200: TaskSerializer},
+        ),
+        restore=extend_schema(
+            operation_id="tasks_restore",
+            summary="Restore a deleted task",
+            description="Takes the task out of the trash (`?deleted=true`): it is live again, as it was when deleted. "
+            "A task that is not in the trash (a live one, or one purged) is a 404.",
+            parameters=[DELETED_TASK_ID, IF_MATCH, ETAG],
+            request=None,
             responses={200: TaskSerializer},
         ),
     )(viewset)

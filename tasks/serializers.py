@@ -145,6 +145,8 @@ class PriorityField(serializers.ChoiceField):
                 "tags": ["errands", "home"],
                 "created_at": "2026-11-20T18:02:11.532906Z",
                 "updated_at": "2026-11-20T18:02:11.532906Z",
+                "completed_at": None,
+                "deleted_at": None,
             },
         ),
     ]
@@ -172,8 +174,12 @@ class TaskSerializer(serializers.ModelSerializer):
             "tags",
             "created_at",
             "updated_at",
+            "completed_at",
+            "deleted_at",
         )
-        read_only_fields = ["id", "user_id", "created_at", "updated_at"]
+        # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
+        # Both are null when they do not apply, so every task has the same fields.
+        read_only_fields = ["id", "user_id", "created_at", "updated_at", "completed_at", "deleted_at"]
 
     def to_representation(self, task: Task) -> dict[str, Any]:
         return self.row_to_representation(_row(task))
@@ -185,7 +191,20 @@ class TaskSerializer(serializers.ModelSerializer):
         Written out, not left to DRF's field-by-field machinery, which was a large part of a list
         request's CPU (BENCHMARKS.md). The output is DRF's to the byte: a test compares them.
         """
-        id_, user_id, title, description, completed, priority, due_date, tags, created_at, updated_at = row
+        (
+            id_,
+            user_id,
+            title,
+            description,
+            completed,
+            priority,
+            due_date,
+            tags,
+            created_at,
+            updated_at,
+            completed_at,
+            deleted_at,
+        ) = row
         return {
             "id": id_,
             "user_id": user_id,
@@ -197,6 +216,8 @@ class TaskSerializer(serializers.ModelSerializer):
             "tags": tags,
             "created_at": _utc_iso(created_at),
             "updated_at": _utc_iso(updated_at),
+            "completed_at": _utc_iso(completed_at),
+            "deleted_at": _utc_iso(deleted_at),
         }
 
 

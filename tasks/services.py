@@ -55,9 +55,9 @@ def tasks_soft_delete(*, tasks: TaskQuerySet) -> list[Task]:
 
 
 @transaction.atomic
-def tasks_restore(*, tasks: TaskQuerySet) -> list[Task]:
+def tasks_restore(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> list[Task]:
     """Bring soft-deleted tasks back to their owners; returns them with ``deleted_at`` cleared."""
-    return tasks.filter(deleted_at__isnull=False).update_returning(deleted_at=None)
+    return _update(tasks.deleted(), if_match, deleted_at=None)
 
 
 def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> list[Task]:

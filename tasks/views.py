@@ -32,7 +32,7 @@ API_CACHING = [cache_control(private=True, no_cache=True), vary_on_headers("Auth
 @method_decorator(API_CACHING, name="dispatch")
 @document_task_viewset
 class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
-    """The live tasks of the user named in the URL, who must be the token's user."""
+    """The tasks of the user named in the URL, who must be the token's user: the live ones, or the trash."""
 
     serializer_class = TaskSerializer
     permission_classes = [IsAuthenticated, IsOwner]
@@ -45,8 +45,12 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> TaskQuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Task.objects.none()
-        # The ownership boundary: another user's task, or a deleted one, is simply not found.
-        return Task.objects.live().owned_by(self.request.user.id)
+        # The ownership boundary: another user's task is simply not found, and so is a deleted one, except by
+        # the trash's list (?deleted=true, validated by TaskFilter) and by restore, which find only deleted ones.
+        tasks = Task.objects.owned_by(self.request.user.id)
+        if self.action == "restore" or (self.action == "list" and self.request.query_params.get("deleted") == "true"):
+            return tasks.deleted()
+        return tasks.live()
 
     def filter_queryset(self, queryset: TaskQuerySet) -> TaskQuerySet:
         # Filters, search and ordering shape lists; one task is found by its id alone. A list without
@@ -106,3 +110,11 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
         if not changed:
             raise Http404
         return Response(TaskSerializer(changed[0], context=self.get_serializer_context()).data)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, user_id: str, pk: str) -> Response:
+        # A live task is not in the trash: a 404, as for any task get_queryset does not hold.
+        restored = services.tasks_restore(tasks=self.get_queryset().filter(pk=pk), if_match=self.if_match)
+        if not restored:
+            raise Http404
+        return Response(TaskSerializer(restored[0], context=self.get_serializer_context()).data)

@@ -44,8 +44,8 @@ class ErrorExamplesAutoSchema(openapi.AutoSchema):
 
     def _get_error_response_examples(self) -> list[OpenApiExample]:
         statuses = set(self._get_allowed_error_status_codes())
-        if self.method not in BODY_METHODS:
-            statuses.discard("415")  # only a body has a media type to refuse
+        if self.method not in BODY_METHODS or self.get_request_serializer() is None:
+            statuses.discard("415")  # only a body has a media type to refuse (…/restore/ takes none)
         return [example for example in ERROR_EXAMPLES if statuses.intersection(example.status_codes)]
 
 

@@ -127,6 +127,7 @@ def test_list_shows_the_support_columns_and_links_id_and_title(support: Client, 
         "title",
         "owner",
         "completed",
+        "completed_time",
         "priority",
         "due",
         "tag_list",
@@ -215,7 +216,7 @@ def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_
         "tags",
         "rendered_version",
     }
-    assert set(adminform.readonly_fields) == {"user_id", "created", "updated", "deleted"}
+    assert set(adminform.readonly_fields) == {"user_id", "created", "updated", "completed_time", "deleted"}
 
 
 def test_support_can_fix_a_task_and_the_change_is_logged(
@@ -529,9 +530,9 @@ def test_times_are_labelled_utc_in_the_list_and_the_form(support: Client, make_t
     listing = support.get(CHANGELIST).content.decode()
     form = support.get(change_url(task)).content.decode()
 
-    for label in ["Due date (UTC)", "Created (UTC)", "Deleted (UTC)"]:
+    for label in ["Completed at (UTC)", "Due date (UTC)", "Created (UTC)", "Deleted (UTC)"]:
         assert f">{label}</a>" in listing
-    for label in ["Due date (UTC)", "Created (UTC)", "Updated (UTC)", "Deleted (UTC)"]:
+    for label in ["Due date (UTC)", "Created (UTC)", "Updated (UTC)", "Completed at (UTC)", "Deleted (UTC)"]:
         assert f">{label}:</label>" in form
     for page in (listing, form):
         assert f"{task.created_at:%Y-%m-%d %H:%M:%S}</" in page

@@ -160,6 +160,10 @@ def test_a_limit_or_offset_of_any_size_is_a_full_or_an_empty_page(alice: APIClie
         ("due_after=%00", "due_after"),
         ("ordering=password", "ordering"),
         ("ordering=deleted_at", "ordering"),
+        ("deleted=yes", "deleted"),
+        ("deleted=True", "deleted"),
+        ("completed_after=yesterday", "completed_after"),
+        ("completed_before=2026-13-01", "completed_before"),
         ("ordering=title,user_id", "ordering"),
         ("search=%00", "search"),
     ],
@@ -180,8 +184,9 @@ def test_nonsense_list_parameters_are_a_400_naming_the_parameter(
     [
         ("completed=maybe", "true, false"),
         ("priority=urgent", "low, medium, high"),
-        ("ordering=password", "created_at, updated_at, title, priority, due_date, completed"),
-        ("ordering=title,-user_id", "created_at, updated_at, title, priority, due_date, completed"),
+        ("ordering=password", "created_at, updated_at, title, priority, due_date, completed, completed_at"),
+        ("ordering=title,-user_id", "created_at, updated_at, title, priority, due_date, completed, completed_at"),
+        ("deleted=maybe", "true, false"),
     ],
 )
 def test_an_invalid_choice_lists_the_valid_ones(alice: APIClient, query: str, valid: str) -> None:
@@ -206,7 +211,14 @@ def test_limit_and_offset_errors_state_the_real_bounds(alice: APIClient, query: 
 
 
 @pytest.mark.parametrize(
-    "query", ["ordering=title&ordering=-priority", "completed=true&completed=false", "priority=low&priority=high"]
+    "query",
+    [
+        "ordering=title&ordering=-priority",
+        "completed=true&completed=false",
+        "priority=low&priority=high",
+        "deleted=false&deleted=true",
+        "completed_after=2026-01-01T00:00:00Z&completed_after=2026-02-01T00:00:00Z",
+    ],
 )
 def test_a_parameter_given_twice_is_a_400_naming_it(
     alice: APIClient, make_task: Callable[..., Task], query: str
@@ -220,7 +232,15 @@ def test_a_parameter_given_twice_is_a_400_naming_it(
     assert (error["attr"], error["code"]) == (query.split("=")[0], "repeated")
 
 
-@pytest.mark.parametrize("query", ["", "?completed=false&ordering=-priority", "?search=task&ordering=due_date"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?completed=false&ordering=-priority",
+        "?search=task&ordering=due_date",
+        "?deleted=false&ordering=-completed_at,title",
+    ],
+)
 def test_listing_costs_the_same_queries_for_1_and_50_tasks(alice: APIClient, query: str) -> None:
     def queries_for(count: int) -> int:
         Task.objects.all().delete()
@@ -234,7 +254,11 @@ def test_listing_costs_the_same_queries_for_1_and_50_tasks(alice: APIClient, que
 
 
 @pytest.mark.parametrize(
-    "query", ["completed=", "priority=", "due_before=", "due_after=", "ordering=", "ordering=,,,", "ordering=title,"]
+    "query",
+    [
+        *("completed=", "priority=", "due_before=", "due_after=", "ordering=", "ordering=,,,", "ordering=title,"),
+        *("deleted=", "completed_before=", "completed_after="),
+    ],
 )
 def test_a_filter_given_without_a_value_is_a_400(alice: APIClient, query: str) -> None:
     response = alice.get(f"{BASE}?{query}")
@@ -262,7 +286,7 @@ def test_due_bounds_with_any_utc_offset_are_compared_in_utc(alice: APIClient, ma
         "9998-12-31T23:59:59-01:00",
     ],
 )
-@pytest.mark.parametrize("bound", ["due_before", "due_after"])
+@pytest.mark.parametrize("bound", ["due_before", "due_after", "completed_before", "completed_after"])
 def test_due_bounds_outside_years_0002_to_9998_are_a_400(alice: APIClient, bound: str, moment: str) -> None:
     response = alice.get(f"{BASE}?{bound}={moment}")
 
@@ -277,6 +301,6 @@ def test_due_bounds_outside_years_0002_to_9998_are_a_400(alice: APIClient, bound
 @pytest.mark.parametrize(
     "moment", ["0002-01-01T00:00:00Z", "0002-01-01T00:00:00-23:59", "9990-01-01T00:00:00Z", "9998-12-31T23:59:59Z"]
 )
-@pytest.mark.parametrize("bound", ["due_before", "due_after"])
+@pytest.mark.parametrize("bound", ["due_before", "due_after", "completed_before", "completed_after"])
 def test_due_bounds_at_the_ends_of_the_range_are_taken(alice: APIClient, bound: str, moment: str) -> None:
     assert alice.get(f"{BASE}?{bound}={moment}").status_code == 200

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE
@@ -112,3 +113,25 @@ def test_complete_with_if_match_is_one_update_conditional_on_the_version(alice: 
 
     assert len(done.work) == 1, done.work
     assert "RETURNING" in done.work[0] and '"version" =' in done.work[0], done.work
+
+
+def test_a_trash_page_costs_a_count_and_a_select(alice: APIClient) -> None:
+    Task.objects.bulk_create(Task(user_id=ALICE, title=f"task {n}", deleted_at=timezone.now()) for n in range(50))
+
+    with statements(atomic=False) as done:
+        response = alice.get(f"{BASE}?deleted=true&search=task&ordering=-completed_at")
+
+    assert len(response.json()["results"]) == 50
+    assert len(done.work) == 2, done.work
+
+
+@pytest.mark.parametrize("if_match", [False, True])
+def test_restore_is_one_update_returning_the_task(alice: APIClient, task: Task, if_match: bool) -> None:
+    Task.objects.filter(pk=task.pk).update(deleted_at=timezone.now())
+    task.refresh_from_db()
+    headers = {"HTTP_IF_MATCH": etag_for(task)} if if_match else {}
+
+    with statements() as done:
+        assert alice.post(f"{BASE}{task.id}/restore/", **headers).status_code == 200
+
+    assert len(done.work) == 1 and done.work[0].startswith("UPDATE") and "RETURNING" in done.work[0], done.work

@@ -62,7 +62,7 @@ def chunks(body: bytes, size: int = 65_536) -> Iterator[bytes]:
 class Hostile:
     name: str
     method: str
-    # {me}, {victim}, {my_task} and {victim_task} are filled in when the request is sent.
+    # {me}, {victim}, {my_task}, {victim_task} and {victim_deleted_task} are filled in when the request is sent.
     path: str
     status: int
     code: str | None = None
@@ -83,6 +83,7 @@ ROUTES = [
     ("PATCH", "/api/{user}/tasks/{task}/"),
     ("DELETE", "/api/{user}/tasks/{task}/"),
     ("PATCH", "/api/{user}/tasks/{task}/complete/"),
+    ("POST", "/api/{user}/tasks/{task}/restore/"),
 ]
 TAKEOVER = b'{"title": "pwned", "completed": true}'
 COMPLETION = b'{"completed": true}'
@@ -158,6 +159,23 @@ TABLE = [
         )
         for method, path in ROUTES
         if "{task}" in path
+    ),
+    # The victim's trash: neither listed nor restored, under either path.
+    Hostile("list the victim's trash", "GET", "/api/{victim}/tasks/?deleted=true", 403, "permission_denied"),
+    Hostile(
+        "restore the victim's deleted task",
+        "POST",
+        "/api/{victim}/tasks/{victim_deleted_task}/restore/",
+        403,
+        "permission_denied",
+    ),
+    Hostile(
+        "restore the victim's deleted task under my path",
+        "POST",
+        "/api/{me}/tasks/{victim_deleted_task}/restore/",
+        404,
+        "not_found",
+        headers={"If-Match": "*"},
     ),
     Hostile(
         "DELETE the victim's task with If-Match: *",
@@ -239,6 +257,7 @@ class World:
     database: str
     my_task: int
     victim_tasks: list[int]
+    victim_deleted_task: int
 
     def send(self, row: Hostile) -> Response:
         headers = dict(row.headers)
@@ -247,7 +266,12 @@ class World:
         elif callable(row.authorization):
             headers["Authorization"] = row.authorization()
         path = row.path.format(
-            me=ME, victim=VICTIM, my_task=self.my_task, victim_task=self.victim_tasks[0], token=mint_token(ME)
+            me=ME,
+            victim=VICTIM,
+            my_task=self.my_task,
+            victim_task=self.victim_tasks[0],
+            victim_deleted_task=self.victim_deleted_task,
+            token=mint_token(ME),
         )
         body = row.body
         if body is not None:
@@ -280,7 +304,7 @@ def world(
         victim.request("PATCH", f"/api/{VICTIM}/tasks/{victim_tasks[1]}/complete/")
         victim.request("DELETE", f"/api/{VICTIM}/tasks/{victim_tasks[2]}/")
         mine = Client(server, token=mint_token(ME)).json("POST", f"/api/{ME}/tasks/", {"title": "my own task"}).json()
-        yield World(server, server_database, mine["id"], victim_tasks[:2])
+        yield World(server, server_database, mine["id"], victim_tasks[:2], victim_tasks[2])
 
 
 # Rows the code does not pass yet, each with the reason: to be removed when the fix lands.

@@ -19,6 +19,7 @@ from tasks.text import TEXT_PATTERN
 LIST = "/api/{user_id}/tasks/"
 DETAIL = "/api/{user_id}/tasks/{id}/"
 COMPLETE = "/api/{user_id}/tasks/{id}/complete/"
+RESTORE = "/api/{user_id}/tasks/{id}/restore/"
 BODY_METHODS = {"post", "put", "patch"}
 LOCAL_ASSET = re.compile(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"]+)"')
 SCRIPT_SRC = re.compile(r'<script src="([^"]+)"')
@@ -105,6 +106,7 @@ def test_every_operation_has_a_summary_a_description_and_an_explicit_id(schema: 
         (DETAIL, "patch"): "tasks_partial_update",
         (DETAIL, "delete"): "tasks_destroy",
         (COMPLETE, "patch"): "tasks_complete",
+        (RESTORE, "post"): "tasks_restore",
     }
     for path, method, operation in operations(schema):
         assert operation["summary"] and operation["description"], (path, method)
@@ -166,7 +168,7 @@ def test_the_list_documents_its_filters_ordering_and_pagination(schema: dict[str
     assert params[("query", "completed")]["schema"] == {"type": "string", "enum": ["false", "true"]}
     assert params[("query", "priority")]["schema"] == {"type": "string", "enum": ["high", "low", "medium"]}
     ordering = params[("query", "ordering")]
-    fields = ["created_at", "updated_at", "title", "priority", "due_date", "completed"]
+    fields = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at"]
     assert sorted(ordering["schema"]["items"]["enum"]) == sorted(fields + [f"-{field}" for field in fields])
     assert (ordering["style"], ordering["explode"]) == ("form", False)
     assert params[("query", "limit")]["schema"]["type"] == "integer"
@@ -174,6 +176,9 @@ def test_the_list_documents_its_filters_ordering_and_pagination(schema: dict[str
     assert params[("query", "search")]["schema"]["type"] == "string"
     assert params[("query", "due_before")]["schema"]["format"] == "date-time"
     assert params[("query", "due_after")]["schema"]["format"] == "date-time"
+    assert params[("query", "completed_before")]["schema"]["format"] == "date-time"
+    assert params[("query", "completed_after")]["schema"]["format"] == "date-time"
+    assert params[("query", "deleted")]["schema"] == {"type": "string", "enum": ["false", "true"]}
     page = component(schema, json_schema(operation["responses"]["200"]))
     assert set(page["properties"]) == {"count", "next", "previous", "results"}
 
@@ -184,7 +189,10 @@ def test_a_bad_list_parameter_is_documented_as_a_validation_error_naming_it(sche
     errors = component(schema, validation["properties"]["errors"]["items"])
 
     attrs = set(errors["discriminator"]["mapping"])
-    parameters = {"completed", "priority", "due_before", "due_after", "ordering", "search", "limit", "offset", "tag"}
+    parameters = {
+        *("deleted", "completed", "priority", "due_before", "due_after", "completed_before", "completed_after"),
+        *("ordering", "search", "limit", "offset", "tag"),
+    }
     # None: the whole query string, past API_MAX_QUERY_STRING.
     assert attrs == parameters | {None}
 
@@ -270,3 +278,25 @@ def test_the_task_schemas_come_first(client: Client, db: None, path: str) -> Non
     body = yaml.safe_load(client.get(path).content)
 
     assert list(body["components"]["schemas"])[:2] == ["Task", "TaskRequest"]
+
+
+def test_restore_is_a_post_without_a_body_under_if_match_returning_the_task(schema: dict[str, Any]) -> None:
+    item = schema["paths"][RESTORE]
+    operation = item["post"]
+
+    assert set(item) == {"post"}
+    assert "requestBody" not in operation
+    assert {("header", "If-Match"), ("path", "id")} <= parameters(operation).keys()
+    assert "deleted tasks" in parameters(operation)[("path", "id")]["description"]
+    assert json_schema(operation["responses"]["200"]) == {"$ref": "#/components/schemas/Task"}
+    assert "ETag" in operation["responses"]["200"]["headers"]
+    assert "412" in operation["responses"]
+
+
+def test_a_task_shows_its_completion_and_deletion_times_read_only(schema: dict[str, Any]) -> None:
+    task = schema["components"]["schemas"]["Task"]["properties"]
+    request = schema["components"]["schemas"]["TaskRequest"]["properties"]
+
+    for name in ("completed_at", "deleted_at"):
+        assert task[name]["format"] == "date-time" and task[name]["readOnly"] and task[name]["nullable"], name
+        assert name not in request

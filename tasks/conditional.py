@@ -63,8 +63,9 @@ def list_etag(user_id: str, query_string: str) -> str:
     """A strong validator of a list answer: the user's change counter, bumped by every write of their tasks, and
     the query that shaped the list. One primary-key read, and no task read."""
     counter = TaskChangeCounter.objects.filter(pk=user_id).values_list("last_seq", flat=True).first() or 0
-    # The query's hash rather than the query: an ETag is echoed in a header, and the query may be 2 KB long.
-    query = hashlib.blake2b(query_string.encode(), digest_size=6).hexdigest()
+    # A hash rather than the query itself, which may be 2 KB long; with the user, so that two users' lists
+    # never share an ETag even when their counters are equal.
+    query = hashlib.blake2b(f"{user_id}?{query_string}".encode(), digest_size=6).hexdigest()
     return f'"L{counter}-{query}"'
 
 

@@ -19,6 +19,7 @@ from tasks.text import TEXT_PATTERN
 LIST = "/api/{user_id}/tasks/"
 DETAIL = "/api/{user_id}/tasks/{id}/"
 COMPLETE = "/api/{user_id}/tasks/{id}/complete/"
+CHANGES = "/api/{user_id}/tasks/changes/"
 BODY_METHODS = {"post", "put", "patch"}
 LOCAL_ASSET = re.compile(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"]+)"')
 SCRIPT_SRC = re.compile(r'<script src="([^"]+)"')
@@ -105,6 +106,7 @@ def test_every_operation_has_a_summary_a_description_and_an_explicit_id(schema: 
         (DETAIL, "patch"): "tasks_partial_update",
         (DETAIL, "delete"): "tasks_destroy",
         (COMPLETE, "patch"): "tasks_complete",
+        (CHANGES, "get"): "tasks_changes",
     }
     for path, method, operation in operations(schema):
         assert operation["summary"] and operation["description"], (path, method)

@@ -9,12 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from authjwt.tokens import mint_token
 from conftest import ALICE
+from tasks.models import Task
 from tasks.views import TaskViewSet
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
@@ -105,6 +109,11 @@ class Provoker:
             url = self.url(path)  # the task is made before the budget is spent
             self.call(self.alice, method, url, path)
             return self.call(self.alice, method, url, path)
+        if status == "410":
+            url, cursor = self.changes(path)
+            Task.objects.update(deleted_at=timezone.now() - timedelta(days=settings.TASK_RETENTION_DAYS + 1))
+            call_command("purge_deleted_tasks")
+            return self.alice.get(url, {"since": cursor})
         if status == "500":
             self.monkeypatch.setattr(TaskViewSet, "check_permissions", _crash)
             client = APIClient(raise_request_exception=False)
@@ -112,7 +121,19 @@ class Provoker:
             return self.call(client, method, path.format(user_id=ALICE, id=1), path)
         raise AssertionError(f"no way to provoke the {status} example {name!r}: add one here")
 
+    def changes(self, path: str) -> tuple[str, str]:
+        """A cursor, then a task completed and another deleted since, as the example shows."""
+        url = path.format(user_id=ALICE)
+        changed, deleted = self.new_task(), self.new_task()
+        cursor = self.alice.get(url).json()["cursor"]
+        self.alice.patch(f"/api/{ALICE}/tasks/{changed['id']}/complete/", {"completed": True}, format="json")
+        self.alice.delete(f"/api/{ALICE}/tasks/{deleted['id']}/")
+        return url, cursor
+
     def success(self, path: str, method: str) -> Any:
+        if path.endswith("/changes/"):
+            url, cursor = self.changes(path)
+            return self.alice.get(url, {"since": cursor})
         if path.endswith("/complete/"):
             # The example shows an open task: flip a completed one.
             url = self.url(path)
@@ -142,7 +163,12 @@ def test_each_response_example_is_what_the_operation_answers(
 
     assert str(response.status_code) == status, response.content
     live = response.json()
-    if status == "200" and "results" in example:
+    if status == "200" and "changed" in example:
+        assert live.keys() == example.keys()
+        assert_task_like(live["changed"][0], example["changed"][0])
+        assert live["deleted"][0].keys() == example["deleted"][0].keys()
+        assert isinstance(live["cursor"], str) and live["has_more"] is example["has_more"]
+    elif status == "200" and "results" in example:
         assert live.keys() == example.keys()
         assert isinstance(live["count"], int)
         assert_link_like(live["next"], example["next"])

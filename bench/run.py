@@ -7,6 +7,7 @@ installs wrk when missing. ``--quick`` is a smoke run of a minute or so; the ful
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -118,7 +119,20 @@ def scenarios(ids: list[int], fields: list[str]) -> list[Scenario]:
         Scenario("create", "POST", tasks, body=body, writes=True),
         Scenario("full update", "PUT", tasks + "{id}/", body=body, ids=tuple(ids), writes=True),
         Scenario("toggle complete", "PATCH", tasks + "{id}/complete/", ids=tuple(ids), writes=True),
+        # The change feed with nothing new; the cursor is filled in just before each run (Bench.measure).
+        Scenario("feed", "GET", tasks + "changes/?since={cursor}"),
     ]
+
+
+def current_cursor(port: int, token: str) -> str:
+    """The bench user's cursor as of now, from following the feed to its end."""
+    path, cursor = f"/api/{BENCH_USER}/tasks/changes/?limit=500", None
+    while True:
+        answer = check.request(port, "GET", path + (f"&since={cursor}" if cursor else ""), token=token)
+        body = json.loads(answer.body)
+        cursor = body["cursor"]
+        if not body["has_more"]:
+            return cursor
 
 
 def probe_representation(port: int, token: str, task: int) -> tuple[list[str], bool]:
@@ -215,7 +229,15 @@ class Bench:
     def reset(self) -> None:
         seed.reset(DATABASE_URL, BENCH_USER)
 
+    def with_cursor(self, scenario: Scenario) -> Scenario:
+        # Writes (the other scenarios, and their reset) move the feed on: a cursor read now has nothing new.
+        if "{cursor}" not in scenario.path:
+            return scenario
+        cursor = current_cursor(self.servers["ours"].port, self.token)
+        return dataclasses.replace(scenario, path=scenario.path.replace("{cursor}", cursor))
+
     def measure(self, scenario: Scenario, server: Server, *, connections: int, threads: int) -> Figures:
+        scenario = self.with_cursor(scenario)
         options = {"connections": connections, "threads": threads}
         load.measure(scenario, server.url, self.token, seconds=self.args.warmup, **options)
         before = cpu.snapshot()
@@ -298,7 +320,11 @@ class Bench:
             ("404 for an unknown task", "GET", f"/api/{BENCH_USER}/tasks/999999999/", self.token),
         ]
         ports = (ours.port, self.servers["floor"].port)
-        results.differences = check.compare(plan, errors, ports, self.token, self.reset)
+        fixed = [scenario for scenario in plan if "{cursor}" not in scenario.path]
+        results.differences = check.compare(fixed, errors, ports, self.token, self.reset)
+        # After the writes compared above, with a cursor that has seen them.
+        feeds = [self.with_cursor(scenario) for scenario in plan if scenario not in fixed]
+        results.differences += check.compare(feeds, [], ports, self.token, self.reset)
         for difference in results.differences:
             self.say(f"FAIRNESS: {difference}")
         self.rss(results, "after start")

@@ -150,6 +150,9 @@ class Task(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
     version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
+    # The task's place in its owner's change feed, set by the database on every INSERT and UPDATE (triggers in
+    # migration 0006, so that no write path can skip it): the owner's TaskChangeCounter, bumped under its lock.
+    change_seq = models.BigIntegerField(db_default=0, editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -186,6 +189,10 @@ class Task(models.Model):
                 name="task_user_deleted_idx",
                 condition=Q(deleted_at__isnull=False),
             ),
+            # The change feed: one user's tasks, live or deleted, changed after a cursor.
+            models.Index(fields=["user_id", "change_seq"], name="task_user_change_seq_idx"),
+            # The purge's search for tasks deleted long enough ago, among the few deleted ones.
+            models.Index(fields=["deleted_at"], name="task_deleted_idx", condition=Q(deleted_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -230,3 +237,21 @@ class Task(models.Model):
     def forget_completed_at(self) -> None:
         """Likewise for a completion time the database computed."""
         del self.completed_at
+
+
+class TaskChangeCounter(models.Model):
+    """A user's count of task writes, the change feed's clock (tasks/changes.py).
+
+    Written only by the database's triggers, which bump it and copy it into the task written while holding this
+    row's lock until commit: a user's writes commit in the order of their numbers, so a reader that has seen
+    number N has seen every number below it.
+    """
+
+    user_id = models.CharField(max_length=USER_ID_MAX_LENGTH, primary_key=True)
+    last_seq = models.BigIntegerField(default=0)
+    # The highest change_seq of the user's tasks hard-deleted by purge_deleted_tasks: a cursor below it may
+    # have missed their tombstones.
+    purged_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.last_seq}"

@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_utils import get_example_from_exception
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 
+from common.schema import error_response_serializer
+
+from .changes import CursorExpired
 from .conditional import IF_MATCH_PATTERN
 from .datetimes import DATE_TIME_PATTERN
 from .filters import NON_EMPTY_FILTERS, TaskFilter
 from .models import Priority
-from .serializers import TaskCompletionSerializer, TaskSerializer
+from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskSerializer
 from .tags import MAX_TAG_LENGTH
 from .text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
@@ -167,6 +173,42 @@ IF_NONE_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="A 304 with no body if the task still has this ETag (or for `*`).",
 )
+LIST_ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description="A strong validator of this list, new with every write to the user's tasks: send it back in "
+    "`If-None-Match`.",
+)
+LIST_IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A 304 with no body if none of the user's tasks has changed since this list's ETag was given.",
+)
+CHANGES_PARAMETERS = [
+    OpenApiParameter(
+        "since",
+        OpenApiTypes.STR,
+        description="The `cursor` of the previous answer, as given. Without it, every live task. A cursor not given "
+        "to this user is a 400 (`invalid_cursor`), one older than the deleted tasks kept a 410 (`cursor_expired`): "
+        "either way, start over without it.",
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1},
+        description=f"Changes per answer: {settings.API_CHANGES_PAGE_SIZE} unless given, at most "
+        f"{settings.API_CHANGES_MAX_PAGE_SIZE} (larger values are capped). `has_more` says when to call again.",
+    ),
+]
+
+
+class ErrorCode410Enum(models.TextChoices):
+    CURSOR_EXPIRED = CursorExpired.default_code
+
+
+ErrorResponse410Serializer = error_response_serializer(410, ErrorCode410Enum, ClientErrorEnum)
 ERROR_HEADERS = [
     OpenApiParameter(
         "WWW-Authenticate",
@@ -211,6 +253,8 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
     preconditioned = ["update", "partial_update", "destroy", "complete", "restore"]
     viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)
+    viewset = extend_validation_errors(["invalid_cursor", "repeated"], field_name="since", actions=["changes"])(viewset)
+    viewset = extend_validation_errors(["invalid"], field_name="limit", actions=["changes"])(viewset)
     viewset = extend_schema_view(
         list=extend_schema(
             operation_id="tasks_list",
@@ -219,7 +263,26 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
                 "A page of the user's tasks, newest first unless `ordering` says otherwise. "
                 "Filters combine; a value that makes no sense is a 400 naming the parameter."
             ),
-            parameters=LIST_FILTERS,
+            parameters=[*LIST_FILTERS, LIST_IF_NONE_MATCH, LIST_ETAG],
+        ),
+        changes=extend_schema(
+            operation_id="tasks_changes",
+            summary="What changed since a cursor",
+            description=(
+                "The user's tasks created or changed since `since` (as they are now) and those deleted since "
+                "(tombstones), each change once, oldest first, and a new `cursor`. Without `since`: every live task. "
+                "Call again with each answer's `cursor`, at once while `has_more`, later to catch up: a client "
+                "that does holds exactly the server's tasks, never missing a change committed meanwhile."
+            ),
+            parameters=CHANGES_PARAMETERS,
+            responses={
+                200: TaskChangesSerializer,
+                410: OpenApiResponse(
+                    ErrorResponse410Serializer,
+                    description="The cursor is older than the deleted tasks kept: start over without `since`.",
+                    examples=[get_example_from_exception(CursorExpired())],
+                ),
+            },
         ),
         create=extend_schema(
             operation_id="tasks_create",

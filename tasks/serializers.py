@@ -212,12 +212,12 @@ class TaskSerializer(serializers.ModelSerializer):
             "description": description,
             "completed": bool(completed),
             "priority": _PRIORITY_LABELS[priority],
-            "due_date": _utc_iso(due_date),
+            "due_date": utc_iso(due_date),
             "tags": tags,
-            "created_at": _utc_iso(created_at),
-            "updated_at": _utc_iso(updated_at),
-            "completed_at": _utc_iso(completed_at),
-            "deleted_at": _utc_iso(deleted_at),
+            "created_at": utc_iso(created_at),
+            "updated_at": utc_iso(updated_at),
+            "completed_at": utc_iso(completed_at),
+            "deleted_at": utc_iso(deleted_at),
         }
 
 
@@ -225,7 +225,7 @@ _row = attrgetter(*TaskSerializer.Meta.fields)
 _PRIORITY_LABELS = dict(Priority.choices)
 
 
-def _utc_iso(moment: datetime | None) -> str | None:
+def utc_iso(moment: datetime | None) -> str | None:
     """What DRF's DateTimeField writes with TIME_ZONE = "UTC": ISO 8601, in UTC, with a Z."""
     if moment is None:
         return None
@@ -255,3 +255,49 @@ class TaskCompletionSerializer(serializers.Serializer):
                 code="unknown_field",
             )
         return attrs
+
+
+class TombstoneSerializer(serializers.Serializer):
+    """A task deleted since the cursor: forget it."""
+
+    id = serializers.IntegerField()
+    deleted_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Changes since a cursor",
+            value={
+                "changed": [
+                    {
+                        "id": 42,
+                        "user_id": "alice-3f9c1e7a-5b2d-4c1f-9e8a-7d6b5c4a3f21",
+                        "title": "Buy milk",
+                        "description": "2 litres",
+                        "completed": True,
+                        "priority": "high",
+                        "due_date": "2026-12-01T07:30:00Z",
+                        "tags": ["errands", "home"],
+                        "created_at": "2026-11-20T18:02:11.532906Z",
+                        "updated_at": "2026-11-21T08:15:40.100200Z",
+                        "completed_at": "2026-11-21T08:15:40.100200Z",
+                        "deleted_at": None,
+                    }
+                ],
+                "deleted": [{"id": 17, "deleted_at": "2026-11-21T08:16:02.004511Z"}],
+                "cursor": "WzEyOCwwXQ:1tKkVx:3o1Yf5m8pQm2k8QeH5xM3w0S0h8r6vB9dJ1Zk2lYc4E",
+                "has_more": False,
+            },
+        )
+    ]
+)
+class TaskChangesSerializer(serializers.Serializer):
+    """An answer of the change feed (tasks/changes.py builds it; this documents it)."""
+
+    changed = TaskSerializer(
+        many=True, help_text="Tasks created or changed since the cursor, as they are now: add or replace them."
+    )
+    deleted = TombstoneSerializer(many=True, help_text="Tasks deleted since the cursor: remove them.")
+    cursor = serializers.CharField(help_text="Send it back as `since` to get what changes next.")
+    has_more = serializers.BooleanField(help_text="More changes are waiting: call again at once with this cursor.")

@@ -8,17 +8,19 @@ to it).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
+from django.db.models.functions import Greatest
 from django.http import Http404
 from django.utils import timezone
 
 from common.errors import PreconditionFailed
 
 from .conditional import IfMatch
-from .models import Task, TaskQuerySet
+from .models import Task, TaskChangeCounter, TaskQuerySet
 
 
 @transaction.atomic
@@ -67,3 +69,29 @@ def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> li
     if not changed and if_match is not None and tasks.exists():
         raise PreconditionFailed()
     return changed
+
+
+@transaction.atomic
+def tasks_purge_deleted(*, deleted_before: datetime, limit: int) -> int:
+    """Hard-delete up to ``limit`` tasks soft-deleted before ``deleted_before``; returns how many.
+
+    A short transaction each, called until it returns 0 (purge_deleted_tasks): a large purge never holds
+    many locks for long. Each owner's counter records the newest change purged, below which a change feed
+    cursor may have missed a tombstone (tasks/changes.py answers it 410).
+    """
+    # Locked, so that a restore meanwhile either waits and finds the task gone, or went first and keeps it out;
+    # tasks another transaction holds are left for the next run rather than waited for.
+    doomed = list(
+        Task.objects.filter(deleted_at__lt=deleted_before)
+        .order_by("deleted_at", "id")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not doomed:
+        return 0
+    purged = Task.objects.filter(pk__in=doomed)
+    newest = list(purged.order_by().values("user_id").annotate(seq=Max("change_seq")).values_list("user_id", "seq"))
+    purged.delete()
+    for user_id, seq in sorted(newest):  # in one order, so that two purges cannot deadlock on the counters
+        TaskChangeCounter.objects.filter(pk=user_id).update(purged_seq=Greatest(F("purged_seq"), seq))
+    return len(doomed)

@@ -13,13 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from . import services
+from . import changes, services
 from .conditional import ConditionalRequestMixin
 from .filters import TaskFilter
 from .models import Task, TaskQuerySet
 from .permissions import IsOwner
 from .schema import document_task_viewset
-from .serializers import TaskCompletionSerializer, TaskSerializer
+from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskSerializer
 
 # Every answer of the task routes, errors included, is one user's: "private" keeps it out of shared caches,
 # and "Vary: Authorization" keys the browser's own copy by token. "no-cache" rather than "no-store": the
@@ -59,10 +59,10 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
             return queryset
         return super().filter_queryset(queryset)
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list_page(self, tasks: TaskQuerySet) -> Response:
         # A page is read as rows straight into its representation: building a model per row was
         # the largest part of a list's CPU after the SQL itself (BENCHMARKS.md).
-        rows = self.filter_queryset(self.get_queryset()).values_list(*TaskSerializer.Meta.fields)
+        rows = tasks.values_list(*TaskSerializer.Meta.fields)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([TaskSerializer.row_to_representation(row) for row in page])
 
@@ -118,3 +118,9 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
         if not restored:
             raise Http404
         return Response(TaskSerializer(restored[0], context=self.get_serializer_context()).data)
+
+    @action(detail=False, methods=["get"], serializer_class=TaskChangesSerializer)
+    def changes(self, request: Request, user_id: str) -> Response:
+        since = changes.parse_since(request.user.id, request.query_params)
+        limit = changes.parse_limit(request.query_params)
+        return Response(changes.changes_since(user_id=request.user.id, since=since, limit=limit))

@@ -227,6 +227,14 @@ API_SEARCH_MAX_LENGTH = _limit("API_SEARCH_MAX_LENGTH", 200)
 API_SEARCH_MAX_WORDS = _limit("API_SEARCH_MAX_WORDS", 10)
 # Repeated ?tag= filters (each one a LIKE over the user's tasks).
 API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
+# The change feed (GET …/tasks/changes/): tasks per answer unless ?limit= says, and at most (larger is capped).
+API_CHANGES_PAGE_SIZE = _limit("API_CHANGES_PAGE_SIZE", 100)
+API_CHANGES_MAX_PAGE_SIZE = _limit("API_CHANGES_MAX_PAGE_SIZE", 500)
+
+# Soft-deleted tasks are hard-deleted this many days after their deletion by `manage.py purge_deleted_tasks`,
+# which deletes this many per transaction so that no lock is held for long.
+TASK_RETENTION_DAYS = _limit("TASK_RETENTION_DAYS", 30)
+TASK_PURGE_BATCH_SIZE = _limit("TASK_PURGE_BATCH_SIZE", 500)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],

@@ -46,13 +46,46 @@ def task(make_task: Callable[..., Task]) -> Task:
 
 
 @pytest.mark.parametrize("page_size", [1, 50, 200])
-def test_a_list_page_costs_at_most_a_count_and_a_select(alice: APIClient, page_size: int) -> None:
+def test_a_list_page_costs_the_change_counter_a_count_and_a_select(alice: APIClient, page_size: int) -> None:
     Task.objects.bulk_create(Task(user_id=ALICE, title=f"task {n}", tags=["work"]) for n in range(page_size))
 
     with statements(atomic=False) as done:
         response = alice.get(f"{BASE}?limit={page_size}&tag=work&ordering=-priority")
 
     assert len(response.json()["results"]) == page_size
+    assert len(done.work) == 3, done.work
+    assert "tasks_taskchangecounter" in done.work[0], done.work  # for the list's ETag
+
+
+def test_an_unchanged_list_is_a_304_reading_only_the_change_counter(alice: APIClient, task: Task) -> None:
+    etag = alice.get(f"{BASE}?ordering=title")["ETag"]
+
+    with statements(atomic=False) as done:
+        response = alice.get(f"{BASE}?ordering=title", HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+    assert len(done.work) == 1 and "tasks_taskchangecounter" in done.work[0], done.work
+
+
+def test_a_change_feed_call_with_nothing_new_reads_only_the_change_counter(alice: APIClient, task: Task) -> None:
+    cursor = alice.get(f"{BASE}changes/").json()["cursor"]
+
+    with statements(atomic=False) as done:
+        response = alice.get(f"{BASE}changes/", {"since": cursor})
+
+    assert response.json() == {"changed": [], "deleted": [], "cursor": cursor, "has_more": False}
+    assert len(done.work) == 1 and "tasks_taskchangecounter" in done.work[0], done.work
+    assert '"tasks_task"' not in done.work[0]
+
+
+def test_a_change_feed_call_with_changes_is_the_counter_and_one_select(alice: APIClient, task: Task) -> None:
+    cursor = alice.get(f"{BASE}changes/").json()["cursor"]
+    alice.patch(f"{BASE}{task.id}/", {"title": "Changed"})
+
+    with statements(atomic=False) as done:
+        response = alice.get(f"{BASE}changes/", {"since": cursor})
+
+    assert [change["title"] for change in response.json()["changed"]] == ["Changed"]
     assert len(done.work) == 2, done.work
 
 
@@ -115,14 +148,15 @@ def test_complete_with_if_match_is_one_update_conditional_on_the_version(alice: 
     assert "RETURNING" in done.work[0] and '"version" =' in done.work[0], done.work
 
 
-def test_a_trash_page_costs_a_count_and_a_select(alice: APIClient) -> None:
+def test_a_trash_page_costs_the_change_counter_a_count_and_a_select(alice: APIClient) -> None:
     Task.objects.bulk_create(Task(user_id=ALICE, title=f"task {n}", deleted_at=timezone.now()) for n in range(50))
 
     with statements(atomic=False) as done:
         response = alice.get(f"{BASE}?deleted=true&search=task&ordering=-completed_at")
 
     assert len(response.json()["results"]) == 50
-    assert len(done.work) == 2, done.work
+    assert len(done.work) == 3, done.work
+    assert "tasks_taskchangecounter" in done.work[0], done.work  # for the list's ETag
 
 
 @pytest.mark.parametrize("if_match", [False, True])

@@ -32,6 +32,7 @@ OPERATIONS = [
     "DELETE /api/{user_id}/tasks/{id}/",
     "PATCH /api/{user_id}/tasks/{id}/complete/",
     "POST /api/{user_id}/tasks/{id}/restore/",
+    "GET /api/{user_id}/tasks/changes/",
 ]
 load_all_checks()
 # Every check schemathesis has, named here so that no configuration file can turn one off.
@@ -45,7 +46,10 @@ REJECTED = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415"
 
 # Disagreements between the schema and the API that the fix is not in these files for; each xfail goes
 # when its fix lands (strict: a fixed one fails until its mark is removed).
-KNOWN_BUGS: dict[str, str] = {}
+KNOWN_BUGS: dict[str, str] = {
+    "GET /api/{user_id}/tasks/changes/": "a cursor is signed: a schema-valid string that is not one of ours is a 400 "
+    "invalid_cursor, which ST202 counts as rejecting valid data; the fuzzing should send real cursors for since",
+}
 
 
 @pytest.fixture(scope="module")

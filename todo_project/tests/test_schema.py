@@ -20,6 +20,7 @@ LIST = "/api/{user_id}/tasks/"
 DETAIL = "/api/{user_id}/tasks/{id}/"
 COMPLETE = "/api/{user_id}/tasks/{id}/complete/"
 RESTORE = "/api/{user_id}/tasks/{id}/restore/"
+CHANGES = "/api/{user_id}/tasks/changes/"
 BODY_METHODS = {"post", "put", "patch"}
 LOCAL_ASSET = re.compile(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"]+)"')
 SCRIPT_SRC = re.compile(r'<script src="([^"]+)"')
@@ -107,6 +108,7 @@ def test_every_operation_has_a_summary_a_description_and_an_explicit_id(schema: 
         (DETAIL, "delete"): "tasks_destroy",
         (COMPLETE, "patch"): "tasks_complete",
         (RESTORE, "post"): "tasks_restore",
+        (CHANGES, "get"): "tasks_changes",
     }
     for path, method, operation in operations(schema):
         assert operation["summary"] and operation["description"], (path, method)

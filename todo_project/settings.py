@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "drf_standardized_errors",
     "axes",
+    "common.apps.CommonConfig",
     "authjwt",
     "tasks",
 ]
@@ -93,8 +94,8 @@ WSGI_APPLICATION = "todo_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The project's own templates: the admin's Forbidden page (common/ is no app: its admin config is Django's
-        # admin's) and the docs pages (todo_project/urls.py).
+        # The project's own templates: the admin's Forbidden page (common/templates) and the docs pages
+        # (todo_project/urls.py).
         "DIRS": [BASE_DIR / "common" / "templates", BASE_DIR / "todo_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -163,8 +164,9 @@ _DEV_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000", "http://localh
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=_DEV_ORIGINS if DEBUG else [])
 CORS_URLS_REGEX = r"^/api/.*$"
 # The conditional-request headers let a page use ETags: If-None-Match to revalidate, If-Match to write safely.
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match", "if-none-match"]
-CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id"]
+# Idempotency-Key lets a page retry a write safely, and Idempotent-Replayed tells it the answer is a repeat.
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match", "if-none-match", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id", "idempotent-replayed"]
 
 # A CSRF failure outside the admin is a 403 in the API's error shape, not Django's HTML page.
 CSRF_FAILURE_VIEW = "common.errors.csrf_failure"
@@ -227,6 +229,11 @@ API_SEARCH_MAX_LENGTH = _limit("API_SEARCH_MAX_LENGTH", 200)
 API_SEARCH_MAX_WORDS = _limit("API_SEARCH_MAX_WORDS", 10)
 # Repeated ?tag= filters (each one a LIKE over the user's tasks).
 API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
+
+# Idempotency-Key (common/idempotency.py): how long a key's answer is kept and replayed (its row is deleted after,
+# by purge_idempotency_keys), and how long a request waits for a concurrent one with the same key before a 409.
+IDEMPOTENCY_KEY_TTL_HOURS = _limit("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+IDEMPOTENCY_KEY_WAIT_MS = _limit("IDEMPOTENCY_KEY_WAIT_MS", 1000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],

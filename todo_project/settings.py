@@ -268,11 +268,16 @@ REST_FRAMEWORK = {
 
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "common.errors.ApiExceptionHandler",
-    # The error responses the schema documents: the package's defaults plus our 412, 413 and 503.
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "412", "413", "415", "429", "500", "503"],
-    # The package has no schema for a 412, 413 or 503, and its 401 lists codes other than ours.
+    # The error responses the schema documents: the package's defaults plus our 409, 412, 413, 422 and 503 (409
+    # and 422 only where Idempotency-Key is taken: common/schema.py).
+    "ALLOWED_ERROR_STATUS_CODES": [
+        *("400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "429", "500", "503"),
+    ],
+    # The package has no schema for a 409, 412, 413, 422 or 503, and its 401 lists codes other than ours.
     "ERROR_SCHEMAS": {
         "401": "authjwt.schema.ErrorResponse401Serializer",
+        "409": "common.schema.ErrorResponse409Serializer",
+        "422": "common.schema.ErrorResponse422Serializer",
         "412": "common.schema.ErrorResponse412Serializer",
         "413": "common.schema.ErrorResponse413Serializer",
         "503": "common.schema.ErrorResponse503Serializer",
@@ -358,9 +363,11 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
         "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
         "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
+        "ErrorCode409Enum": "common.schema.ErrorCode409Enum.choices",
         "ErrorCode412Enum": "common.schema.ErrorCode412Enum.choices",
         "ErrorCode413Enum": "common.schema.ErrorCode413Enum.choices",
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
+        "ErrorCode422Enum": "common.schema.ErrorCode422Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "ErrorCode503Enum": "common.schema.ErrorCode503Enum.choices",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import uuid
@@ -264,7 +265,8 @@ def test_purge_deletes_the_keys_past_their_life_and_keeps_the_others(alice: APIC
     IdempotencyKey.objects.filter(pk__in=[rows[0].pk, rows[1].pk]).update(created_at=old)
     IdempotencyKey.objects.filter(pk=rows[2].pk).update(created_at=young)
 
-    call_command("purge_idempotency_keys", stdout=(out := __import__("io").StringIO()))
+    out = io.StringIO()
+    call_command("purge_idempotency_keys", stdout=out)
 
     assert list(IdempotencyKey.objects.values_list("pk", flat=True)) == [rows[2].pk]
     assert "Deleted 2 idempotency keys." in out.getvalue()

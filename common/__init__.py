@@ -16,6 +16,9 @@ The layering (``.importlinter``, checked by ``make test``): ``todo_project`` →
 - ``admin``, ``apps``: Django's admin site with its login throttled, locked out and logged. Every app
   registers on it; its protection is built of ``throttling`` and ``errors`` and knows no app.
 - ``probes``: ``/health`` and ``/ready``, which check the database and the cache, not any app.
+- ``idempotency``, ``models``: the ``Idempotency-Key`` of unsafe requests, for any viewset that mixes it in, and its
+  table (``CommonConfig`` makes common/ an app for it: its migrations stay apart from every app's); the
+  ``purge_idempotency_keys`` command deletes the keys past their life.
 
 ``todo_project`` keeps what wires these together and nothing else: settings, URLs, the WSGI and ASGI
 entries, and the PostgreSQL backend, which nothing imports (settings name it) and is Django's own with two

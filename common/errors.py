@@ -39,6 +39,26 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was already used for a different request (method, URL, If-Match or body): "
+        "repeat that request exactly to get its answer again, or send this one with a new key."
+    )
+    default_code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInUse(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed: retry it unchanged in a moment "
+        "to get its answer."
+    )
+    default_code = "idempotency_key_in_use"
+    # Sent as Retry-After by the exception handler, as for a 429: the first request is usually done by then.
+    wait = 1
+
+
 class DatabaseUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is temporarily unavailable; try again shortly."

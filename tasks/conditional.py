@@ -141,8 +141,9 @@ class ConditionalRequestMixin:
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         # A serializer's data remembers its serializer (DRF's ReturnDict), and so the task it represents:
-        # that is what a create, an update or an action answered with. A list page's data does not.
-        task = getattr(getattr(response.data, "serializer", None), "instance", None)
+        # that is what a create, an update or an action answered with. A list page's data does not, and a replayed
+        # answer (common/idempotency.py), a plain HttpResponse with its ETag already, has no data.
+        task = getattr(getattr(getattr(response, "data", None), "serializer", None), "instance", None)
         if isinstance(task, Task) and status.is_success(response.status_code) and "ETag" not in response:
             response["ETag"] = etag_for(task)
         return super().finalize_response(request, response, *args, **kwargs)

@@ -221,7 +221,8 @@ ERROR_HEADERS = [
         "Retry-After",
         OpenApiTypes.INT,
         OpenApiParameter.HEADER,
-        response=[429],
+        # 409: a request with the same Idempotency-Key is still running (common/idempotency.py).
+        response=[409, 429],
         description="Seconds to wait before trying again.",
     ),
 ]
@@ -322,6 +323,8 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             summary="Delete a task",
             description="The task is soft-deleted: it disappears from the API.",
             parameters=[TASK_ID, IF_MATCH],
+            # Declared, where drf-spectacular would write a bare 204, so that it carries its headers (a replay's).
+            responses={204: OpenApiResponse(description="Deleted: no body.")},
         ),
         complete=extend_schema(
             methods=["PATCH"],

@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from common.idempotency import IdempotencyKeyMixin
+
 from . import changes, services
 from .conditional import ConditionalRequestMixin
 from .filters import TaskFilter
@@ -31,7 +33,7 @@ API_CACHING = [cache_control(private=True, no_cache=True), vary_on_headers("Auth
 
 @method_decorator(API_CACHING, name="dispatch")
 @document_task_viewset
-class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
+class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelViewSet):
     """The tasks of the user named in the URL, who must be the token's user: the live ones, or the trash."""
 
     serializer_class = TaskSerializer

@@ -6,12 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample
-from drf_standardized_errors import openapi
 from drf_standardized_errors.openapi_utils import get_example_from_exception
 from rest_framework import exceptions
 
 from authjwt.exceptions import TokenExpired, TokenInvalid
-from common.errors import NO_CREDENTIALS, SERVER_ERROR_DETAIL, UNREADABLE_BODY
+from common.errors import (
+    NO_CREDENTIALS,
+    SERVER_ERROR_DETAIL,
+    UNREADABLE_BODY,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+)
+from common.idempotency import KEY_PATTERN
+from common.schema import IdempotencyKeyAutoSchema
 from tasks.conditional import IF_MATCH_PATTERN
 from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.permissions import IsOwner
@@ -33,14 +40,17 @@ ERROR_EXAMPLES = [
             "text/plain", detail=UNREADABLE_BODY.format(readable="application/json", sent='"text/plain" is')
         ),
         exceptions.Throttled(wait=42),
+        IdempotencyKeyInUse(),
+        IdempotencyKeyReused(),
         exceptions.APIException(SERVER_ERROR_DETAIL),
     )
 ]
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-class ErrorExamplesAutoSchema(openapi.AutoSchema):
-    """drf-standardized-errors' schema, with ERROR_EXAMPLES for its error responses."""
+class ErrorExamplesAutoSchema(IdempotencyKeyAutoSchema):
+    """drf-standardized-errors' schema, with Idempotency-Key where it is taken and ERROR_EXAMPLES for its error
+    responses."""
 
     def _get_error_response_examples(self) -> list[OpenApiExample]:
         statuses = set(self._get_allowed_error_status_codes())
@@ -63,7 +73,7 @@ def tasks_first(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 # Kept in the served schema, where clients and schemathesis check them; each field's description says them
 # in words, and that is what the docs pages show instead of a regular expression.
-MACHINE_ONLY_PATTERNS = {TEXT_PATTERN, TAG_PATTERN, DATE_TIME_PATTERN, IF_MATCH_PATTERN}
+MACHINE_ONLY_PATTERNS = {TEXT_PATTERN, TAG_PATTERN, DATE_TIME_PATTERN, IF_MATCH_PATTERN, KEY_PATTERN}
 
 
 def _machine_only(key: str, value: Any) -> bool:

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "drf_standardized_errors",
     "axes",
+    "common.apps.CommonConfig",
     "authjwt",
     "tasks",
 ]
@@ -93,8 +94,8 @@ WSGI_APPLICATION = "todo_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The project's own templates: the admin's Forbidden page (common/ is no app: its admin config is Django's
-        # admin's) and the docs pages (todo_project/urls.py).
+        # The project's own templates: the admin's Forbidden page (common/templates) and the docs pages
+        # (todo_project/urls.py).
         "DIRS": [BASE_DIR / "common" / "templates", BASE_DIR / "todo_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -163,8 +164,9 @@ _DEV_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000", "http://localh
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=_DEV_ORIGINS if DEBUG else [])
 CORS_URLS_REGEX = r"^/api/.*$"
 # The conditional-request headers let a page use ETags: If-None-Match to revalidate, If-Match to write safely.
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match", "if-none-match"]
-CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id"]
+# Idempotency-Key lets a page retry a write safely, and Idempotent-Replayed tells it the answer is a repeat.
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id", "if-match", "if-none-match", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "x-request-id", "idempotent-replayed"]
 
 # A CSRF failure outside the admin is a 403 in the API's error shape, not Django's HTML page.
 CSRF_FAILURE_VIEW = "common.errors.csrf_failure"
@@ -236,6 +238,11 @@ API_CHANGES_MAX_PAGE_SIZE = _limit("API_CHANGES_MAX_PAGE_SIZE", 500)
 TASK_RETENTION_DAYS = _limit("TASK_RETENTION_DAYS", 30)
 TASK_PURGE_BATCH_SIZE = _limit("TASK_PURGE_BATCH_SIZE", 500)
 
+# Idempotency-Key (common/idempotency.py): how long a key's answer is kept and replayed (its row is deleted after,
+# by purge_idempotency_keys), and how long a request waits for a concurrent one with the same key before a 409.
+IDEMPOTENCY_KEY_TTL_HOURS = _limit("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+IDEMPOTENCY_KEY_WAIT_MS = _limit("IDEMPOTENCY_KEY_WAIT_MS", 1000)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -269,11 +276,16 @@ REST_FRAMEWORK = {
 
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "common.errors.ApiExceptionHandler",
-    # The error responses the schema documents: the package's defaults plus our 412, 413 and 503.
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "412", "413", "415", "429", "500", "503"],
-    # The package has no schema for a 412, 413 or 503, and its 401 lists codes other than ours.
+    # The error responses the schema documents: the package's defaults plus our 409, 412, 413, 422 and 503 (409
+    # and 422 only where Idempotency-Key is taken: common/schema.py).
+    "ALLOWED_ERROR_STATUS_CODES": [
+        *("400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "429", "500", "503"),
+    ],
+    # The package has no schema for a 409, 412, 413, 422 or 503, and its 401 lists codes other than ours.
     "ERROR_SCHEMAS": {
         "401": "authjwt.schema.ErrorResponse401Serializer",
+        "409": "common.schema.ErrorResponse409Serializer",
+        "422": "common.schema.ErrorResponse422Serializer",
         "412": "common.schema.ErrorResponse412Serializer",
         "413": "common.schema.ErrorResponse413Serializer",
         "503": "common.schema.ErrorResponse503Serializer",
@@ -359,9 +371,11 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
         "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
         "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
+        "ErrorCode409Enum": "common.schema.ErrorCode409Enum.choices",
         "ErrorCode412Enum": "common.schema.ErrorCode412Enum.choices",
         "ErrorCode413Enum": "common.schema.ErrorCode413Enum.choices",
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
+        "ErrorCode422Enum": "common.schema.ErrorCode422Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "ErrorCode503Enum": "common.schema.ErrorCode503Enum.choices",

@@ -199,6 +199,45 @@ def test_a_bad_list_parameter_is_documented_as_a_validation_error_naming_it(sche
     assert attrs == parameters | {None}
 
 
+def validation_attrs(schema: dict[str, Any], operation: dict[str, Any]) -> set[str | None]:
+    bad_request = component(schema, json_schema(operation["responses"]["400"]))
+    validation = component(schema, {"$ref": bad_request["discriminator"]["mapping"]["validation_error"]})
+    return set(component(schema, validation["properties"]["errors"]["items"])["discriminator"]["mapping"])
+
+
+def test_every_unsafe_task_operation_documents_idempotency_keys(schema: dict[str, Any]) -> None:
+    unsafe = [
+        (path, method, op) for path, method, op in operations(schema) if method in {"post", "put", "patch", "delete"}
+    ]
+    assert {(path, method) for path, method, _ in unsafe} >= {
+        (LIST, "post"),
+        (DETAIL, "put"),
+        (DETAIL, "patch"),
+        (DETAIL, "delete"),
+        (COMPLETE, "patch"),
+    }
+    for path, method, operation in unsafe:
+        key = parameters(operation)[("header", "Idempotency-Key")]
+        responses = operation["responses"]
+
+        assert key["schema"]["maxLength"] == 255 and "422" in key["description"], (path, method)
+        assert error_codes(schema, responses["409"]) == ["idempotency_key_in_use"], (path, method)
+        assert responses["409"]["headers"]["Retry-After"]
+        assert error_codes(schema, responses["422"]) == ["idempotency_key_reused"], (path, method)
+        assert "Idempotency-Key" in validation_attrs(schema, operation), (path, method)
+        success = next(status for status in responses if status.startswith("2"))
+        assert responses[success]["headers"]["Idempotent-Replayed"], (path, method)
+        examples = {**responses["409"]["content"]["application/json"]["examples"]}
+        assert examples["IdempotencyKeyInUse"]["value"]["errors"][0]["code"] == "idempotency_key_in_use"
+
+
+def test_reads_take_no_idempotency_key(schema: dict[str, Any]) -> None:
+    for path, method, operation in operations(schema):
+        if method == "get":
+            assert ("header", "Idempotency-Key") not in parameters(operation), path
+            assert not {"409", "422"} & operation["responses"].keys(), path
+
+
 def test_complete_is_a_patch_with_an_optional_body_returning_the_task(schema: dict[str, Any]) -> None:
     item = schema["paths"][COMPLETE]
     operation = item["patch"]

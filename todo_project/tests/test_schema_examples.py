@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from authjwt.tokens import mint_token
+from common import idempotency
+from common.errors import IdempotencyKeyInUse
 from conftest import ALICE
 from tasks.models import Task
 from tasks.views import TaskViewSet
@@ -123,6 +125,15 @@ class Provoker:
             client = APIClient(raise_request_exception=False)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_token(ALICE)}")
             return self.call(client, method, path.format(user_id=ALICE, id=1), path)
+        if status == "422":
+            # The key first went with another request: a new task of another title.
+            self.alice.post(f"/api/{ALICE}/tasks/", {"title": "Another"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+            return self.call(self.alice, method, self.url(path), path, HTTP_IDEMPOTENCY_KEY="k1")
+        if status == "409":
+            # A request with the same key still running is a matter of timing: common/tests/test_idempotency.py
+            # provokes it with two real transactions.
+            self.monkeypatch.setattr(idempotency, "claim", _key_in_use)
+            return self.call(self.alice, method, self.url(path), path, HTTP_IDEMPOTENCY_KEY="k1")
         raise AssertionError(f"no way to provoke the {status} example {name!r}: add one here")
 
     def changes(self, path: str) -> tuple[str, str]:
@@ -157,6 +168,10 @@ class Provoker:
 
 def _crash(*args: Any) -> None:
     raise RuntimeError("a bug")
+
+
+def _key_in_use(**kwargs: Any) -> None:
+    raise IdempotencyKeyInUse()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from . import services
+from .batch import BatchParser, run_batch
 from .conditional import ConditionalRequestMixin
 from .filters import TaskFilter
 from .models import Task, TaskQuerySet
@@ -91,3 +92,7 @@ class TaskViewSet(ConditionalRequestMixin, viewsets.ModelViewSet):
         if not changed:
             raise Http404
         return Response(TaskSerializer(changed[0], context=self.get_serializer_context()).data)
+
+    @action(detail=False, methods=["post"], parser_classes=[BatchParser])
+    def batch(self, request: Request, user_id: str) -> Response:
+        return run_batch(self, request)

@@ -217,6 +217,9 @@ WHITENOISE_USE_FINDERS = True
 
 # A task is a few kilobytes at most; a larger body is refused with a 413 (see common/errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+# Except a batch's (tasks/batch.py): room for API_MAX_BATCH_OPERATIONS operations at every field's maximum length
+# in UTF-8. deploy/nginx.conf gives the batch route the same bound (a test holds them equal).
+API_MAX_BATCH_BODY = 1024 * 1024
 
 
 # What one request can make the API read is bounded (README, "Limits"); past a bound it is a 400 saying so.
@@ -227,6 +230,8 @@ API_SEARCH_MAX_LENGTH = _limit("API_SEARCH_MAX_LENGTH", 200)
 API_SEARCH_MAX_WORDS = _limit("API_SEARCH_MAX_WORDS", 10)
 # Repeated ?tag= filters (each one a LIKE over the user's tasks).
 API_MAX_TAG_FILTERS = _limit("API_MAX_TAG_FILTERS", 10)
+# Operations in one POST …/tasks/batch/: each is a write, charged to the user's rate like a request of its own.
+API_MAX_BATCH_OPERATIONS = _limit("API_MAX_BATCH_OPERATIONS", 100)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.http import Http404
 from django.utils.datastructures import MultiValueDict
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
@@ -68,6 +69,14 @@ class FailedDependency(exceptions.APIException):
     default_code = "failed_dependency"
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": f"^{REF_PATTERN}$",
+        "description": "The client's name for this operation, unique in the batch, echoed in its result; a later "
+        f'operation names its task as "{REF_PREFIX}<ref>".',
+    }
+)
 class RefField(serializers.Field):
     default_error_messages = {"invalid": f"A ref is 1 to {REF_MAX_LENGTH} letters, digits, dots, dashes, _ or :."}
 
@@ -80,6 +89,16 @@ class RefField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX_TASK_ID},
+            {"type": "string", "pattern": f"^{re.escape(REF_PREFIX)}{REF_PATTERN}$"},
+        ],
+        "description": f'The task\'s id, or "{REF_PREFIX}<ref>": the task an earlier operation with that ref created '
+        "or acted on. Required by every operation but create, which takes none.",
+    }
+)
 class TaskIdField(serializers.Field):
     """A task's id, or ``"$ref:<ref>"``: the task of the earlier operation with that ref."""
 
@@ -98,6 +117,14 @@ class TaskIdField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "The body its twin takes: TaskRequest for create and update, PatchedTaskRequest for "
+        "partial_update, TaskCompletionRequest for complete (none: a flip). Not taken by delete or restore.",
+    }
+)
 class ObjectField(serializers.Field):
     """A JSON object, taken as it is: the operation's twin validates it."""
 
@@ -112,6 +139,14 @@ class ObjectField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": IF_MATCH_PATTERN,
+        "description": "Its twin's If-Match header: act only if the task still has this ETag. Taken by update, "
+        "partial_update, complete and delete.",
+    }
+)
 class IfMatchField(serializers.Field):
     """An operation's If-Match, held to the header's syntax (tasks/conditional.py)."""
 
@@ -139,6 +174,8 @@ class ClosedSerializer(serializers.Serializer):
 
 
 class OperationSerializer(ClosedSerializer):
+    """One operation: which twin, the task it names, its body and its precondition."""
+
     op = serializers.ChoiceField(choices=list(TWINS))
     ref = RefField(required=False)
     id = TaskIdField(required=False)

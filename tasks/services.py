@@ -81,7 +81,9 @@ def tasks_restore(*, tasks: TaskQuerySet) -> list[Task]:
 
 
 def _locked_update(tasks: TaskQuerySet, **changes: Any) -> list[Task]:
-    # Locked first, so that the tasks returned are exactly the ones changed.
+    # Locked first, so that the tasks returned are exactly the ones changed; stamped here, so that they are
+    # returned with the updated_at the rows now hold.
+    changes = {"updated_at": timezone.now(), **changes}
     locked = list(tasks.select_for_update())
     tasks.update(**changes)
     for task in locked:

@@ -101,6 +101,7 @@ def test_every_operation_has_a_summary_a_description_and_an_explicit_id(schema: 
         (LIST, "get"): "tasks_list",
         (LIST, "post"): "tasks_create",
         (DETAIL, "get"): "tasks_retrieve",
+        (f"{LIST}batch/", "post"): "tasks_batch",
         (DETAIL, "put"): "tasks_update",
         (DETAIL, "patch"): "tasks_partial_update",
         (DETAIL, "delete"): "tasks_destroy",

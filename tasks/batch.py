@@ -12,6 +12,7 @@ import copy
 import re
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 from django.utils.datastructures import MultiValueDict
@@ -203,8 +204,6 @@ class BatchSerializer(ClosedSerializer):
     atomic = StrictBooleanField(default=False)
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        from django.conf import settings
-
         # Built per request: the bound is a setting. A ListSerializer checks it before validating any item.
         return {
             **super().get_fields(),

@@ -36,16 +36,20 @@ log = logging.getLogger("todo.throttling")
 # (IsOwner is a view-level permission: no 403 comes after the throttles and gets counted twice.)
 UNCOUNTED_REFUSALS = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)
 
-# KEYS[1]: the client's history; ARGV: now, window (s), limit, a unique member for this request.
-# Returns {1} when the request is allowed, or {0, oldest timestamp kept} when it is not.
+# KEYS[1]: the client's history; ARGV: now, window (s), limit, a unique member for this request, its cost (how many
+# requests it counts as). Returns {1} when allowed (all of its cost recorded), or {0, oldest timestamp kept} when
+# not (nothing recorded: a request over the remaining allowance is refused whole).
 _SLIDING_WINDOW = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+local cost = tonumber(ARGV[5])
+if redis.call('ZCARD', KEYS[1]) + cost <= tonumber(ARGV[3]) then
+    for i = 1, cost do
+        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4] .. ':' .. i)
+    end
     redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
     return {1}
 end
-return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ARGV[1]}
 """
 
 
@@ -68,9 +72,10 @@ def _warn_once(exc: CacheUnavailable) -> None:
 class AtomicRedisRateMixin:
     """Counts a DRF rate throttle's requests with one atomic Redis script instead of a read and a write."""
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def allow_request(self, request: Request, view: APIView, cost: int = 1) -> bool:
+        """Count the request as ``cost`` requests (a batch's operations), all of them or, when refused, none."""
         if not settings.REDIS_URL:
-            return super().allow_request(request, view)
+            return super().allow_request(request, view) if cost == 1 else self._allow_locally(request, view, cost)
         if self.rate is None:
             return True
         key = self.get_cache_key(request, view)
@@ -79,7 +84,9 @@ class AtomicRedisRateMixin:
         now = time.time()
         try:
             allowed, *oldest = cache.run_script(
-                _SLIDING_WINDOW, keys=[f"todo:{key}"], args=[now, self.duration, self.num_requests, uuid.uuid4().hex]
+                _SLIDING_WINDOW,
+                keys=[f"todo:{key}"],
+                args=[now, self.duration, self.num_requests, uuid.uuid4().hex, cost],
             )
         except CacheUnavailable as exc:
             # Throttling protects the service; it must not be the reason the service is down.
@@ -87,6 +94,23 @@ class AtomicRedisRateMixin:
             return True
         self._wait = 0.0 if allowed else self.duration - (now - float(oldest[0]))
         return bool(allowed)
+
+    def _allow_locally(self, request: Request, view: APIView, cost: int) -> bool:
+        # DRF's SimpleRateThrottle.allow_request, counting ``cost`` entries at once (it has no cost of its own).
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) + cost > self.num_requests:
+            return self.throttle_failure()
+        self.history[:0] = [self.now] * cost
+        self.cache.set(self.key, self.history, self.duration)
+        return True
 
     def wait(self) -> float | None:
         if not settings.REDIS_URL:
@@ -122,6 +146,15 @@ def client_address(request: HttpRequest) -> str:
         # address (and would fail the lockout's inet column), so the connection's own address stands in.
         return request.META.get("REMOTE_ADDR", "")
     return address
+
+
+def charge(request: Request, view: APIView, cost: int) -> exceptions.Throttled | None:
+    """Counts ``cost`` more requests against the view's throttles, on top of the one DRF counted on the way in:
+    the Throttled to answer when they would pass a limit, in which case none of them is counted."""
+    waits = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(request, view, cost)]
+    if not waits:
+        return None
+    return exceptions.Throttled(max((wait for wait in waits if wait is not None), default=None))
 
 
 def count_refusal(request: Request | HttpRequest, view: APIView | None = None) -> exceptions.Throttled | None:

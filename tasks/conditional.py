@@ -140,10 +140,18 @@ class ConditionalRequestMixin:
         return Response(self.get_serializer(task).data, headers={"ETag": etag})
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        # A serializer's data remembers its serializer (DRF's ReturnDict), and so the task it represents:
-        # that is what a create, an update or an action answered with. A list page's data does not, and a replayed
-        # answer (common/idempotency.py), a plain HttpResponse with its ETag already, has no data.
-        task = getattr(getattr(getattr(response, "data", None), "serializer", None), "instance", None)
-        if isinstance(task, Task) and status.is_success(response.status_code) and "ETag" not in response:
-            response["ETag"] = etag_for(task)
+        etag = etag_of(response)
+        if etag is not None and "ETag" not in response:
+            response["ETag"] = etag
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+def etag_of(response: Response) -> str | None:
+    """The ETag of the task a successful answer is, if it is one task."""
+    # A serializer's data remembers its serializer (DRF's ReturnDict), and so the task it represents:
+    # that is what a create, an update or an action answered with. A list page's data does not, and a replayed
+    # answer (common/idempotency.py), a plain HttpResponse with its ETag already, has no data.
+    task = getattr(getattr(getattr(response, "data", None), "serializer", None), "instance", None)
+    if isinstance(task, Task) and status.is_success(response.status_code):
+        return etag_for(task)
+    return None

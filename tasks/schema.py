@@ -8,13 +8,26 @@ from django.conf import settings
 from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from drf_standardized_errors.openapi_serializers import (
+    ClientErrorEnum,
+    ParseErrorResponseSerializer,
+    ValidationErrorResponseSerializer,
+)
 from drf_standardized_errors.openapi_utils import get_example_from_exception
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
+from rest_framework import serializers
 
 from common.schema import error_response_serializer
 
+from .batch import REF_MAX_LENGTH, BatchSerializer
 from .changes import CursorExpired
 from .conditional import IF_MATCH_PATTERN
 from .datetimes import DATE_TIME_PATTERN
@@ -54,6 +67,116 @@ class TaskCompletionSerializerExtension(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         return {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
+
+
+class ClosedSerializerExtension(OpenApiSerializerExtension):
+    """A batch and its operations as DRF documents them, closed: any other field is a 400."""
+
+    target_class = "tasks.batch.ClosedSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
+        # drf-spectacular leaves out a list's max_length (the batch's operations).
+        for name, field in self.target.fields.items():
+            if isinstance(field, serializers.ListSerializer) and field.max_length is not None:
+                schema["properties"][name]["maxItems"] = field.max_length
+        return schema
+
+
+# A batch's 400 names fields no serializer declares (operations.<index>.data.<field> of an atomic batch's failed
+# operation, any misspelt field): its errors are the generic validation errors, or a body that is no JSON.
+BATCH_400 = PolymorphicProxySerializer(
+    component_name="BatchErrorResponse400",
+    serializers={"validation_error": ValidationErrorResponseSerializer, "client_error": ParseErrorResponseSerializer},
+    resource_type_field_name="type",
+)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    """What one operation's twin answered."""
+
+    ref = serializers.CharField(allow_null=True, help_text="The operation's ref, if it had one.")
+    status = serializers.IntegerField(help_text="The status its twin would have answered: 201, 200, 204, 4xx.")
+    body = serializers.JSONField(
+        allow_null=True,
+        help_text="The body its twin would have answered: the task, an error in the usual shape, or null (a delete). "
+        "424 `failed_dependency`: the operation its `$ref:` names failed.",
+    )
+    etag = serializers.CharField(allow_null=True, help_text="The task's ETag after the operation, if it answered one.")
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True, help_text="One per operation, in their order.")
+
+
+BATCH_EXAMPLE = {
+    "atomic": True,
+    "operations": [
+        {"op": "create", "ref": "milk", "data": {"title": "Buy milk", "tags": ["errands"]}},
+        {"op": "partial_update", "id": "$ref:milk", "data": {"priority": "high"}},
+        {"op": "complete", "id": 41, "data": {"completed": True}, "if_match": '"41-3"'},
+        {"op": "delete", "id": 40},
+    ],
+}
+_TASK = {
+    "user_id": "alice-3f9c1e7a-5b2d-4c1f-9e8a-7d6b5c4a3f21",
+    "description": "",
+    "due_date": None,
+    "completed_at": None,
+    "deleted_at": None,
+}
+BATCH_RESULTS_EXAMPLE = {
+    "results": [
+        {
+            "ref": "milk",
+            "status": 201,
+            "body": {
+                "id": 42,
+                **_TASK,
+                "title": "Buy milk",
+                "completed": False,
+                "priority": "medium",
+                "tags": ["errands"],
+                "created_at": "2026-11-20T18:02:11.532906Z",
+                "updated_at": "2026-11-20T18:02:11.532906Z",
+            },
+            "etag": '"42-1"',
+        },
+        {
+            "ref": None,
+            "status": 200,
+            "body": {
+                "id": 42,
+                **_TASK,
+                "title": "Buy milk",
+                "completed": False,
+                "priority": "high",
+                "tags": ["errands"],
+                "created_at": "2026-11-20T18:02:11.532906Z",
+                "updated_at": "2026-11-20T18:02:11.541170Z",
+            },
+            "etag": '"42-2"',
+        },
+        {
+            "ref": None,
+            "status": 200,
+            "body": {
+                "id": 41,
+                **_TASK,
+                "title": "Call the plumber",
+                "completed": True,
+                "priority": "medium",
+                "tags": [],
+                "created_at": "2026-11-19T08:00:00Z",
+                "updated_at": "2026-11-20T18:02:11.546302Z",
+                "completed_at": "2026-11-20T18:02:11.546302Z",
+            },
+            "etag": '"41-4"',
+        },
+        {"ref": None, "status": 204, "body": None, "etag": None},
+    ]
+}
 
 
 USER_ID = OpenApiParameter(
@@ -343,6 +466,28 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             parameters=[DELETED_TASK_ID, IF_MATCH, ETAG],
             request=None,
             responses={200: TaskSerializer},
+        ),
+        batch=extend_schema(
+            operation_id="tasks_batch",
+            summary="Run many task operations",
+            description=(
+                f"Up to {settings.API_MAX_BATCH_OPERATIONS} operations (create, update, partial_update, complete, "
+                "delete, restore), in order, each run exactly as its single request would be and counted against "
+                "the rate limit as one request. A later operation names the task of an earlier one by its `ref` "
+                f'(`"id": "$ref:<ref>"`, a ref being 1 to {REF_MAX_LENGTH} letters, digits or `._:-`). A malformed '
+                "batch (an unknown field or op, a missing id, an unknown or repeated ref) is a 400 naming "
+                "`operations.<index>.<field>`, and nothing runs.\n\n"
+                "Not atomic (the default): a 200 with each operation's result, failures included. "
+                '`"atomic": true`: all or nothing; the first failing operation rolls every one back and its own '
+                "answer is the batch's, each error's `attr` naming it (`operations.<index>`, or "
+                "`operations.<index>.data.<field>`). The body may be up to 1 MiB."
+            ),
+            request=BatchSerializer,
+            responses={200: BatchResponseSerializer, 400: BATCH_400},
+            examples=[
+                OpenApiExample("A batch", value=BATCH_EXAMPLE, request_only=True),
+                OpenApiExample("Its results", value=BATCH_RESULTS_EXAMPLE, response_only=True, status_codes=["200"]),
+            ],
         ),
     )(viewset)
     viewset = extend_schema(tags=["tasks"], parameters=[USER_ID, *ERROR_HEADERS])(viewset)

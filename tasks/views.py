@@ -16,6 +16,7 @@ from rest_framework.reverse import reverse
 from common.idempotency import IdempotencyKeyMixin
 
 from . import changes, services
+from .batch import BatchParser, run_batch
 from .conditional import ConditionalRequestMixin
 from .filters import TaskFilter
 from .models import Task, TaskQuerySet
@@ -126,3 +127,7 @@ class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelVi
         since = changes.parse_since(request.user.id, request.query_params)
         limit = changes.parse_limit(request.query_params)
         return Response(changes.changes_since(user_id=request.user.id, since=since, limit=limit))
+
+    @action(detail=False, methods=["post"], parser_classes=[BatchParser])
+    def batch(self, request: Request, user_id: str) -> Response:
+        return run_batch(self, request)

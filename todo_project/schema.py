@@ -19,6 +19,7 @@ from common.errors import (
 )
 from common.idempotency import KEY_PATTERN
 from common.schema import IdempotencyKeyAutoSchema
+from tasks.batch import REF_SCHEMA_PATTERN, TASK_REF_PATTERN
 from tasks.conditional import IF_MATCH_PATTERN
 from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.permissions import IsOwner
@@ -73,7 +74,15 @@ def tasks_first(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 # Kept in the served schema, where clients and schemathesis check them; each field's description says them
 # in words, and that is what the docs pages show instead of a regular expression.
-MACHINE_ONLY_PATTERNS = {TEXT_PATTERN, TAG_PATTERN, DATE_TIME_PATTERN, IF_MATCH_PATTERN, KEY_PATTERN}
+MACHINE_ONLY_PATTERNS = {
+    TEXT_PATTERN,
+    TAG_PATTERN,
+    DATE_TIME_PATTERN,
+    IF_MATCH_PATTERN,
+    KEY_PATTERN,
+    REF_SCHEMA_PATTERN,
+    TASK_REF_PATTERN,
+}
 
 
 def _machine_only(key: str, value: Any) -> bool:

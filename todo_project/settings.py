@@ -219,6 +219,9 @@ WHITENOISE_USE_FINDERS = True
 
 # A task is a few kilobytes at most; a larger body is refused with a 413 (see common/errors.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+# Except a batch's (tasks/batch.py): room for API_MAX_BATCH_OPERATIONS operations at every field's maximum length
+# in UTF-8. deploy/nginx.conf gives the batch route the same bound (a test holds them equal).
+API_MAX_BATCH_BODY = 1024 * 1024
 
 
 # What one request can make the API read is bounded (README, "Limits"); past a bound it is a 400 saying so.
@@ -242,6 +245,9 @@ TASK_PURGE_BATCH_SIZE = _limit("TASK_PURGE_BATCH_SIZE", 500)
 # by purge_idempotency_keys), and how long a request waits for a concurrent one with the same key before a 409.
 IDEMPOTENCY_KEY_TTL_HOURS = _limit("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 IDEMPOTENCY_KEY_WAIT_MS = _limit("IDEMPOTENCY_KEY_WAIT_MS", 1000)
+
+# Operations in one POST …/tasks/batch/: each is a write, charged to the user's rate like a request of its own.
+API_MAX_BATCH_OPERATIONS = _limit("API_MAX_BATCH_OPERATIONS", 100)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],

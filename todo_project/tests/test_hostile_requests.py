@@ -27,6 +27,19 @@ VICTIM = f"victim-{uuid.uuid4().hex[:8]}"
 SECRET = "victim's secret plan"
 OTHER_SECRET = "another-secret-that-is-long-enough-0123456789abcdef"
 THREE_MB = b'{"title": "' + b"x" * 3_000_000 + b'"}'
+BATCH = "/api/{me}/tasks/batch/"
+# A batch may be up to 1 MiB (API_MAX_BATCH_BODY): these go past the edge's bound for it, and past the operations'.
+TWO_MB_BATCH = b'{"operations": [{"op": "create", "data": {"title": "' + b"x" * 2_000_000 + b'"}}]}'
+MANY_OPERATIONS = b'{"operations": [' + b",".join([b'{"op": "create", "data": {"title": "x"}}'] * 101) + b"]}"
+DEEP_BATCH = b'{"operations": [{"op": "create", "data": ' + b"[" * 200_000 + b"]" * 200_000 + b"}]}"
+VICTIMS_BATCH = (
+    b'{"operations": ['
+    b'{"op": "update", "id": {victim_task}, "data": {"title": "pwned"}},'
+    b'{"op": "partial_update", "id": {victim_task}, "data": {"title": "pwned"}},'
+    b'{"op": "complete", "id": {victim_task}},'
+    b'{"op": "delete", "id": {victim_task}},'
+    b'{"op": "restore", "id": {victim_deleted_task}}]}'
+)
 
 
 def b64(data: dict[str, Any]) -> str:
@@ -192,6 +205,12 @@ TABLE = [
     body("3 MB to replace", THREE_MB, 413, "request_too_large", method="PUT", path=MINE),
     body("3 MB to patch", THREE_MB, 413, "request_too_large", method="PATCH", path=MINE),
     body("3 MB chunked", THREE_MB, 413, "request_too_large", chunked=True),
+    body("a 2 MB batch", TWO_MB_BATCH, 413, "request_too_large", path=BATCH),
+    body("a 2 MB batch, chunked", TWO_MB_BATCH, 413, "request_too_large", path=BATCH, chunked=True),
+    body("a batch of 101 operations", MANY_OPERATIONS, 400, "max_length", "operations.non_field_errors", path=BATCH),
+    body("a batch nested 200,000 deep", DEEP_BATCH, 400, "parse_error", path=BATCH),
+    # Each operation a 404 that tells nothing; the victim's tasks are unchanged (checked after the table).
+    body("a batch writing the victim's tasks", VICTIMS_BATCH, 200, None, path=BATCH),
     body("invalid JSON", b'{"title": "unterminated', 400, "parse_error"),
     body("NaN", b'{"title": NaN}', 400, "parse_error"),
     body("not UTF-8", b'{"title": "\xff\xfe"}', 400, "parse_error"),
@@ -277,6 +296,8 @@ class World:
         if body is not None:
             headers["Content-Type"] = row.content_type
             body = body.replace(b"{victim}", VICTIM.encode())
+            body = body.replace(b"{victim_task}", str(self.victim_tasks[0]).encode())
+            body = body.replace(b"{victim_deleted_task}", str(self.victim_deleted_task).encode())
         return Client(self.server).request(row.method, path, chunks(body) if row.chunked else body, headers)
 
     def victims_tasks(self) -> tuple[list[bytes], list[tuple[Any, ...]]]:
@@ -308,7 +329,12 @@ def world(
 
 
 # Rows the code does not pass yet, each with the reason: to be removed when the fix lands.
-KNOWN_BUGS: dict[str, str] = {}
+KNOWN_BUGS: dict[str, str] = {
+    "a 2 MB batch, chunked": "nginx answers a chunked body that passes the batch location's 1 MiB bound only after "
+    "reading 1 MiB of it with its own HTML 413 page, not our error_page's JSON (a location nested in / or beside it "
+    "alike; a chunk larger than the bound, refused before its data is read, gets the JSON): still a 413, nothing "
+    "reaches the app",
+}
 
 
 @pytest.mark.parametrize(
@@ -339,6 +365,14 @@ def test_a_hostile_request_gets_the_promised_answer(
 
 def test_the_table_is_long_enough_to_mean_something() -> None:
     assert len(TABLE) >= 40
+
+
+def test_a_batch_naming_the_victims_tasks_is_a_404_for_each_operation(world: World) -> None:
+    row = next(row for row in TABLE if row.name == "a batch writing the victim's tasks")
+
+    results = world.send(row).json()["results"]
+
+    assert [(result["status"], result["body"]["errors"][0]["code"]) for result in results] == [(404, "not_found")] * 5
 
 
 def test_after_the_whole_table_the_victims_tasks_are_byte_for_byte_unchanged(

@@ -254,6 +254,10 @@ class TaskAdmin(admin.ModelAdmin):
         # The form's initial values are the task as it was read, locked, for this save (get_object).
         return describe_change(changed, form.initial, form.cleaned_data)
 
+    def delete_model(self, request: HttpRequest, obj: Task) -> None:
+        # Through the service, so that the owner's devices learn of it: their change feed makes them start over.
+        services.tasks_purge(tasks=Task.objects.filter(pk=obj.pk))
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         # Bulk deletes are always soft, as in the API; a purge is one task at a time, by delete_task holders only.

@@ -72,12 +72,23 @@ def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> li
 
 
 @transaction.atomic
+def tasks_purge(*, tasks: TaskQuerySet) -> int:
+    """Hard-delete ``tasks``, live or in the trash; returns how many (support staff's delete of one task).
+
+    A live one is soft-deleted first, so that its change number is its owner's newest: the owner's counter then
+    records the newest number purged, and a change feed cursor from before it, which may have missed the
+    deletion, gets a 410 that makes its client start over (tasks/changes.py).
+    """
+    tasks.live().update(deleted_at=timezone.now())
+    return _purge(tasks)
+
+
+@transaction.atomic
 def tasks_purge_deleted(*, deleted_before: datetime, limit: int) -> int:
     """Hard-delete up to ``limit`` tasks soft-deleted before ``deleted_before``; returns how many.
 
     A short transaction each, called until it returns 0 (purge_deleted_tasks): a large purge never holds
-    many locks for long. Each owner's counter records the newest change purged, below which a change feed
-    cursor may have missed a tombstone (tasks/changes.py answers it 410).
+    many locks for long.
     """
     # Locked, so that a restore meanwhile either waits and finds the task gone, or went first and keeps it out;
     # tasks another transaction holds are left for the next run rather than waited for.
@@ -87,11 +98,14 @@ def tasks_purge_deleted(*, deleted_before: datetime, limit: int) -> int:
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)[:limit]
     )
-    if not doomed:
-        return 0
-    purged = Task.objects.filter(pk__in=doomed)
-    newest = list(purged.order_by().values("user_id").annotate(seq=Max("change_seq")).values_list("user_id", "seq"))
-    purged.delete()
+    return _purge(Task.objects.filter(pk__in=doomed)) if doomed else 0
+
+
+def _purge(tasks: TaskQuerySet) -> int:
+    # Each owner's counter records the newest change purged, below which a change feed cursor may have missed a
+    # tombstone (tasks/changes.py answers it 410).
+    newest = list(tasks.order_by().values("user_id").annotate(seq=Max("change_seq")).values_list("user_id", "seq"))
+    deleted = tasks.delete()[0]
     for user_id, seq in sorted(newest):  # in one order, so that two purges cannot deadlock on the counters
         TaskChangeCounter.objects.filter(pk=user_id).update(purged_seq=Greatest(F("purged_seq"), seq))
-    return len(doomed)
+    return deleted

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from conftest import ALICE, BOB
 from tasks import services
 from tasks.admin import CappedCountPaginator, TaskForm
-from tasks.models import Priority, Task
+from tasks.models import Priority, Task, TaskChangeCounter
 
 CHANGELIST = reverse("admin:tasks_task_changelist")
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -276,6 +276,18 @@ def test_support_cannot_hard_delete_a_task(support: Client, make_task: Callable[
     assert support.get(delete_url).status_code == 403
     assert support.post(delete_url, {"post": "yes"}).status_code == 403
     assert Task.objects.filter(pk=task.pk).exists()
+
+
+def test_a_hard_delete_by_a_superuser_goes_through_the_purge_service(
+    superuser: Client, make_task: Callable[..., Task]
+) -> None:
+    task = make_task()
+    seen = Task.objects.get(pk=task.pk).change_seq
+
+    superuser.post(reverse("admin:tasks_task_delete", args=[task.pk]), {"post": "yes"})
+
+    assert not Task.objects.filter(pk=task.pk).exists()
+    assert TaskChangeCounter.objects.get(pk=task.user_id).purged_seq > seen  # its deletion counted too
 
 
 def test_no_one_can_hard_delete_tasks_from_the_list(superuser: Client, make_task: Callable[..., Task]) -> None:

@@ -282,6 +282,19 @@ def test_a_cursor_older_than_a_purged_tombstone_is_410_and_a_newer_one_is_not(
     assert alice.get(FEED).status_code == 200  # starting over works
 
 
+def test_a_task_hard_deleted_by_support_expires_every_cursor_that_saw_it(
+    alice: APIClient, make_task: Callable[..., Task]
+) -> None:
+    task, other = make_task(), make_task()
+    cursor = feed(alice)["cursor"]  # holds the task, live
+
+    services.tasks_purge(tasks=Task.objects.filter(pk=task.pk))
+
+    # No tombstone is left to tell of it: a client that holds the task must start over, and then lacks it.
+    assert alice.get(FEED, {"since": cursor}).json()["errors"][0]["code"] == "cursor_expired"
+    assert [changed["id"] for changed in feed(alice)["changed"]] == [other.id]
+
+
 def test_list_answers_carry_an_etag_and_an_unchanged_list_is_a_304(
     alice: APIClient, make_task: Callable[..., Task]
 ) -> None:

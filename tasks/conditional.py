@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils.http import parse_etags
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.pagination import BasePagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -97,6 +98,7 @@ class ConditionalRequestMixin:
 
     request: Request
     filter_queryset: Callable[[QuerySet[Task]], QuerySet[Task]]
+    paginator: BasePagination
     get_queryset: Callable[[], QuerySet[Task]]
 
     @property
@@ -117,8 +119,10 @@ class ConditionalRequestMixin:
         return task
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # Filtered first: a filter that makes no sense is a 400 before anything is read.
+        # Filtered, and the page's bounds read, first: a parameter that makes no sense is a 400 before anything
+        # is read, whether the client holds the list or not.
         tasks = self.filter_queryset(self.get_queryset())
+        self.paginator.get_limit(request), self.paginator.get_offset(request)
         # The counter is read before the tasks: a write committed in between makes this ETag older than the
         # page, which costs the client one full answer more, never a 304 for a list it does not hold.
         etag = list_etag(request.user.id, request.META.get("QUERY_STRING", ""))

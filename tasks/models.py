@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import Case, Expression, F, OrderBy, Q, When, sql
+from django.db.models import Case, Expression, F, OrderBy, Q, Value, When, sql
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
@@ -24,15 +25,16 @@ class Priority(models.IntegerChoices):
     HIGH = 3, "high"
 
 
-def completed_at_sql(completed: bool | Expression, now: datetime) -> Case | None:
+def completed_at_sql(completed: bool | Expression, now: datetime) -> Expression | None:
     """What ``completed_at`` becomes when a row's ``completed`` is set to ``completed`` (a value, or an
     expression flipping it): kept when the task was completed already, ``now`` when it becomes so, cleared when
-    it is reopened. As SQL, on the row as it is: an UPDATE's SET reads the old values."""
+    it is reopened. As SQL, on the row as it is: an UPDATE's SET reads the old values. A task has a completion
+    time exactly when it is completed (every write keeps it so), which is what makes these expressions enough."""
     if completed is False:
         return None
     if completed is True:
-        return Case(When(completed=True, completed_at__isnull=False, then=F("completed_at")), default=now)
-    return Case(When(completed=True, then=None), default=now)  # a flip
+        return Coalesce(F("completed_at"), Value(now))
+    return Case(When(completed=False, then=Value(now)))  # a flip: NULL for a task that was completed
 
 
 class NullsLastIndex(models.Index):

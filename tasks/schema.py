@@ -388,6 +388,10 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
                 "Filters combine; a value that makes no sense is a 400 naming the parameter."
             ),
             parameters=[*LIST_FILTERS, LIST_IF_NONE_MATCH, LIST_ETAG],
+            responses={
+                200: TaskSerializer(many=True),
+                304: OpenApiResponse(description="None of the user's tasks has changed since this ETag was given."),
+            },
         ),
         changes=extend_schema(
             operation_id="tasks_changes",

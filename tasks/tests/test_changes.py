@@ -295,6 +295,16 @@ def test_a_task_hard_deleted_by_support_expires_every_cursor_that_saw_it(
     assert [changed["id"] for changed in feed(alice)["changed"]] == [other.id]
 
 
+@pytest.mark.parametrize("query", ["limit=abc", "offset=-1", "completed=maybe", "ordering=password"])
+def test_a_parameter_that_makes_no_sense_is_a_400_even_for_a_list_the_client_holds(
+    alice: APIClient, query: str
+) -> None:
+    response = alice.get(f"{BASE}?{query}", HTTP_IF_NONE_MATCH="*")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == query.split("=")[0]
+
+
 def test_list_answers_carry_an_etag_and_an_unchanged_list_is_a_304(
     alice: APIClient, make_task: Callable[..., Task]
 ) -> None:

@@ -53,10 +53,7 @@ BATCH_ACCEPTED = [*ACCEPTED, "400"]
 
 # Disagreements between the schema and the API that the fix is not in these files for; each xfail goes
 # when its fix lands (strict: a fixed one fails until its mark is removed).
-KNOWN_BUGS: dict[str, str] = {
-    "GET /api/{user_id}/tasks/changes/": "a cursor is signed: a schema-valid string that is not one of ours is a 400 "
-    "invalid_cursor, which ST202 counts as rejecting valid data; the fuzzing should send real cursors for since",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +116,22 @@ def test_every_generated_case_passes_every_check(
             for id in ids:
                 owner.request("DELETE", f"/api/{USER}/tasks/{id}/")
         paths.append([{"user_id": USER, "id": id} for id in ids])
+    # Valid data for the change feed's `since` is a cursor the server gave: one is signed, so that any other string,
+    # however well formed, is a 400 (invalid_cursor). Positive cases send real ones; negative cases anything.
+    queries: list[dict[str, str] | None] = [None]
+    if label.endswith("/changes/"):
+        owner = Client(fuzz_server, token=mint_token(USER))
+        before = owner.request("GET", f"/api/{USER}/tasks/changes/").json()["cursor"]
+        owner.json("POST", f"/api/{USER}/tasks/", {"title": "changed since the first cursor"})
+        after = owner.request("GET", f"/api/{USER}/tasks/changes/").json()["cursor"]
+        queries = [{"since": before}, {"since": after}]
     cases = st.one_of(
-        st.one_of(operation.as_strategy(mode, path_parameters=path) for path in group for mode in GenerationMode)
+        st.one_of(
+            operation.as_strategy(mode, path_parameters=path, query=query)
+            for path in group
+            for mode in GenerationMode
+            for query in (queries if mode is GenerationMode.POSITIVE else [None])
+        )
         for group in paths
     )
     tried = 0

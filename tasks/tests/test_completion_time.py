@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import AbstractUser, Group
@@ -220,8 +221,9 @@ def test_the_admin_filters_by_completion_time(support: Client, open_task: Task, 
 
     assert listed("?completed_at__isnull=True") == set()
     assert listed("?completed_at__isnull=False") == {recent.id, done_long_ago.id}
-    week_ago = (datetime.now(UTC) - timedelta(days=7)).date()
-    assert listed(f"?completed_at__gte={week_ago}") == {recent.id}
+    # As the filter's own "Past 7 days" link writes it: a moment with its offset.
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert listed(f"?{urlencode({'completed_at__gte': str(week_ago)})}") == {recent.id}
 
 
 # Filters and ordering

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -131,6 +132,17 @@ def snapshot(conn: psycopg.Connection, bench_user: str) -> None:
 
 def reset(database_url: str, bench_user: str) -> None:
     """Undo a write scenario: drop created tasks, restore edited ones, and vacuum so index-only scans stay so."""
+    for attempt in range(5):
+        try:
+            return _reset(database_url, bench_user)
+        except psycopg.errors.DeadlockDetected:
+            # A write the server was still finishing when the load stopped: a task's row, then its owner's change
+            # counter, where this multi-row UPDATE holds the counter and wants the row. Once it ends, try again.
+            time.sleep(0.5 * (attempt + 1))
+    _reset(database_url, bench_user)
+
+
+def _reset(database_url: str, bench_user: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             """DELETE FROM tasks_task t

@@ -69,6 +69,10 @@ class TaskQuerySet(models.QuerySet):
     def owned_by(self, user_id: str) -> TaskQuerySet:
         return self.filter(user_id=user_id)
 
+    def of(self, user_id: str, *, trash: bool = False) -> TaskQuerySet:
+        """What a user sees: their live tasks, or their trash. One filter, as every API request builds it."""
+        return self.filter(user_id=user_id, deleted_at__isnull=not trash)
+
     def tagged(self, tags: Iterable[str]) -> TaskQuerySet:
         """Tasks carrying every one of ``tags``, in any letter case."""
         tasks = self

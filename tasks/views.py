@@ -50,10 +50,10 @@ class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelVi
             return Task.objects.none()
         # The ownership boundary: another user's task is simply not found, and so is a deleted one, except by
         # the trash's list (?deleted=true, validated by TaskFilter) and by restore, which find only deleted ones.
-        tasks = Task.objects.owned_by(self.request.user.id)
-        if self.action == "restore" or (self.action == "list" and self.request.query_params.get("deleted") == "true"):
-            return tasks.deleted()
-        return tasks.live()
+        trash = self.action == "restore" or (
+            self.action == "list" and self.request.query_params.get("deleted") == "true"
+        )
+        return Task.objects.of(self.request.user.id, trash=trash)
 
     def filter_queryset(self, queryset: TaskQuerySet) -> TaskQuerySet:
         # Filters, search and ordering shape lists; one task is found by its id alone. A list without

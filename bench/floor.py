@@ -47,8 +47,11 @@ ORDERINGS = {"created_at", "updated_at", "title", "priority", "due_date", "compl
 MAX_BODY = 64 * 1024
 MAX_ID = 2**63 - 1
 COLUMNS = ", ".join(FIELDS)
-# One task is read with its version, from which (with its id) the API derives its ETag.
-TASK_COLUMNS = f"{COLUMNS}, version"
+# One task is read with its version, from which (with its id) the API derives its ETag: once, whether or not the
+# representation carries it too.
+TASK_FIELDS = FIELDS if "version" in FIELDS else [*FIELDS, "version"]
+TASK_COLUMNS = ", ".join(TASK_FIELDS)
+VERSION_AT = TASK_FIELDS.index("version")
 TAG_SEPARATOR = "\x1f"
 
 LIST_ROUTE = re.compile(r"/api/([^/]+)/tasks/?")
@@ -337,11 +340,10 @@ def task_fields(data: dict[str, Any]) -> dict[str, Any]:
 def one_task(row: tuple | None, status: str = "200 OK", headers: list | None = None) -> tuple[str, list, bytes]:
     if row is None:
         raise HttpError(*NOT_FOUND)
-    *values, version = row
-    task = row_to_representation(values)
+    task = row_to_representation(row[: len(FIELDS)])
     headers = list(headers or [])
     if ETAG:
-        headers.append(("ETag", etag(task["id"], version)))
+        headers.append(("ETag", etag(task["id"], row[VERSION_AT])))
     return status, headers, render(task)
 
 

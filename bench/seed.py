@@ -138,8 +138,11 @@ def reset(database_url: str, bench_user: str) -> None:
             [bench_user],
         )
         conn.execute(
+            # The version and completion time too: the representation shows them, so the second server's write
+            # must start from the very row the first one's did.
             """UPDATE tasks_task t SET title = s.title, description = s.description, completed = s.completed,
-                   priority = s.priority, due_date = s.due_date, updated_at = s.updated_at, deleted_at = s.deleted_at
+                   priority = s.priority, due_date = s.due_date, updated_at = s.updated_at, deleted_at = s.deleted_at,
+                   completed_at = s.completed_at, version = s.version
                FROM bench_seed s WHERE t.id = s.id"""
         )
         if "tags" in columns(conn):

@@ -129,8 +129,20 @@ def snapshot(conn: psycopg.Connection, bench_user: str) -> None:
     conn.execute("CREATE TABLE bench_seed AS SELECT * FROM tasks_task WHERE user_id = %s", [bench_user])
 
 
-def reset(database_url: str, bench_user: str) -> None:
+def reset(database_url: str, bench_user: str, attempts: int = 5) -> None:
     """Undo a write scenario: drop created tasks, restore edited ones, and vacuum so index-only scans stay so."""
+    for attempt in range(attempts):
+        try:
+            _reset(database_url, bench_user)
+            return
+        except psycopg.errors.DeadlockDetected:
+            # A write wrk left in flight holds its task's row and waits for the user's change counter, which this
+            # UPDATE's triggers hold while it waits for that row. The write commits once one side gives way: again.
+            if attempt == attempts - 1:
+                raise
+
+
+def _reset(database_url: str, bench_user: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             """DELETE FROM tasks_task t

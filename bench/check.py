@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from load import Scenario
 
-# What legitimately differs between two servers: their port in links, a created task's id, write timestamps.
+# What legitimately differs between two servers: their port in links, a created task's id, write timestamps
+# (a completion time too, when the write set one: null against a time is still a difference).
 _PORT = re.compile(rb"127\.0\.0\.1:\d+")
 _NEW_ID = re.compile(rb'("id":|/tasks/)\d+')
-_WRITE_TIMES = re.compile(rb'"(created_at|updated_at)":"[^"]*"')
+_WRITE_TIMES = re.compile(rb'"(created_at|updated_at|completed_at)":"[^"]*"')
 
 
 @dataclass

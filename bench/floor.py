@@ -47,9 +47,16 @@ ORDERINGS = {"created_at", "updated_at", "title", "priority", "due_date", "compl
 MAX_BODY = 64 * 1024
 MAX_ID = 2**63 - 1
 COLUMNS = ", ".join(FIELDS)
-# One task is read with its version, from which (with its id) the API derives its ETag.
-TASK_COLUMNS = f"{COLUMNS}, version"
+# One task is read with its version, from which (with its id) the API derives its ETag: once, whether or not the
+# representation carries it too.
+TASK_FIELDS = FIELDS if "version" in FIELDS else [*FIELDS, "version"]
+TASK_COLUMNS = ", ".join(TASK_FIELDS)
+VERSION_AT = TASK_FIELDS.index("version")
 TAG_SEPARATOR = "\x1f"
+# completed_at as the API keeps it (tasks/models.py completed_at_sql): kept when the task was completed already,
+# now when it becomes so, cleared when it is reopened; an UPDATE's SET reads the row's old values.
+COMPLETED_AT_SET = "completed_at = CASE WHEN %s THEN coalesce(completed_at, now()) END"
+COMPLETED_AT_FLIP = "completed_at = CASE WHEN NOT completed THEN now() END"
 
 LIST_ROUTE = re.compile(r"/api/([^/]+)/tasks/?")
 CHANGES_ROUTE = re.compile(r"/api/([^/]+)/tasks/changes/?")
@@ -337,11 +344,10 @@ def task_fields(data: dict[str, Any]) -> dict[str, Any]:
 def one_task(row: tuple | None, status: str = "200 OK", headers: list | None = None) -> tuple[str, list, bytes]:
     if row is None:
         raise HttpError(*NOT_FOUND)
-    *values, version = row
-    task = row_to_representation(values)
+    task = row_to_representation(row[: len(FIELDS)])
     headers = list(headers or [])
     if ETAG:
-        headers.append(("ETag", etag(task["id"], version)))
+        headers.append(("ETag", etag(task["id"], row[VERSION_AT])))
     return status, headers, render(task)
 
 
@@ -350,10 +356,10 @@ def create_task(environ: dict[str, Any], user_id: str) -> tuple[str, list, bytes
     names = ", ".join(fields)
     values = ", ".join(["%s"] * len(fields))
     statement = (
-        f"INSERT INTO tasks_task (user_id, {names}, created_at, updated_at) "
-        f"VALUES (%s, {values}, now(), now()) RETURNING {TASK_COLUMNS}"
+        f"INSERT INTO tasks_task (user_id, {names}, completed_at, created_at, updated_at) "
+        f"VALUES (%s, {values}, CASE WHEN %s THEN now() END, now(), now()) RETURNING {TASK_COLUMNS}"
     )
-    row = db().execute(statement, [user_id, *fields.values()]).fetchone()
+    row = db().execute(statement, [user_id, *fields.values(), fields["completed"]]).fetchone()
     location = absolute_url(environ, f"/api/{user_id}/tasks/{row[0]}/")
     return one_task(row, "201 Created", [("Location", location)])
 
@@ -367,10 +373,10 @@ def replace_task(environ: dict[str, Any], user_id: str, pk: int) -> tuple[str, l
     fields = task_fields(read_json(environ))
     assignments = ", ".join(f"{name} = %s" for name in fields)
     statement = (
-        f"UPDATE tasks_task SET {assignments}, updated_at = now(), version = version + 1 "
+        f"UPDATE tasks_task SET {assignments}, {COMPLETED_AT_SET}, updated_at = now(), version = version + 1 "
         f"WHERE deleted_at IS NULL AND user_id = %s AND id = %s RETURNING {TASK_COLUMNS}"
     )
-    return one_task(db().execute(statement, [*fields.values(), user_id, pk]).fetchone())
+    return one_task(db().execute(statement, [*fields.values(), fields["completed"], user_id, pk]).fetchone())
 
 
 def complete_task(environ: dict[str, Any], user_id: str, pk: int) -> tuple[str, list, bytes]:
@@ -378,11 +384,12 @@ def complete_task(environ: dict[str, Any], user_id: str, pk: int) -> tuple[str, 
     if completed is not None and not isinstance(completed, bool):
         raise _invalid("completed", "Must be a valid boolean.")
     value = "NOT completed" if completed is None else "%s"
+    completed_at = COMPLETED_AT_FLIP if completed is None else COMPLETED_AT_SET
     statement = (
-        f"UPDATE tasks_task SET completed = {value}, updated_at = now(), version = version + 1 "
+        f"UPDATE tasks_task SET completed = {value}, {completed_at}, updated_at = now(), version = version + 1 "
         f"WHERE deleted_at IS NULL AND user_id = %s AND id = %s RETURNING {TASK_COLUMNS}"
     )
-    args = [user_id, pk] if completed is None else [completed, user_id, pk]
+    args = [user_id, pk] if completed is None else [completed, completed, user_id, pk]
     return one_task(db().execute(statement, args).fetchone())
 
 

@@ -130,16 +130,18 @@ def snapshot(conn: psycopg.Connection, bench_user: str) -> None:
     conn.execute("CREATE TABLE bench_seed AS SELECT * FROM tasks_task WHERE user_id = %s", [bench_user])
 
 
-def reset(database_url: str, bench_user: str) -> None:
+def reset(database_url: str, bench_user: str, attempts: int = 5) -> None:
     """Undo a write scenario: drop created tasks, restore edited ones, and vacuum so index-only scans stay so."""
-    for attempt in range(5):
+    for attempt in range(attempts):
         try:
-            return _reset(database_url, bench_user)
+            _reset(database_url, bench_user)
+            return
         except psycopg.errors.DeadlockDetected:
-            # A write the server was still finishing when the load stopped: a task's row, then its owner's change
-            # counter, where this multi-row UPDATE holds the counter and wants the row. Once it ends, try again.
+            # A write wrk left in flight holds its task's row and waits for the user's change counter, which this
+            # UPDATE's triggers hold while it waits for that row. The write commits once one side gives way: again.
+            if attempt == attempts - 1:
+                raise
             time.sleep(0.5 * (attempt + 1))
-    _reset(database_url, bench_user)
 
 
 def _reset(database_url: str, bench_user: str) -> None:
@@ -150,8 +152,11 @@ def _reset(database_url: str, bench_user: str) -> None:
             [bench_user],
         )
         conn.execute(
+            # The version and completion time too: the representation shows them, so the second server's write
+            # must start from the very row the first one's did.
             """UPDATE tasks_task t SET title = s.title, description = s.description, completed = s.completed,
-                   priority = s.priority, due_date = s.due_date, updated_at = s.updated_at, deleted_at = s.deleted_at
+                   priority = s.priority, due_date = s.due_date, updated_at = s.updated_at, deleted_at = s.deleted_at,
+                   completed_at = s.completed_at, version = s.version
                FROM bench_seed s WHERE t.id = s.id"""
         )
         if "tags" in columns(conn):

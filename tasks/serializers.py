@@ -147,6 +147,7 @@ class PriorityField(serializers.ChoiceField):
                 "updated_at": "2026-11-20T18:02:11.532906Z",
                 "completed_at": None,
                 "deleted_at": None,
+                "version": 1,
             },
         ),
     ]
@@ -176,10 +177,16 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "deleted_at",
+            "version",
         )
         # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
         # Both are null when they do not apply, so every task has the same fields.
-        read_only_fields = ["id", "user_id", "created_at", "updated_at", "completed_at", "deleted_at"]
+        read_only_fields = ["id", "user_id", "created_at", "updated_at", "completed_at", "deleted_at", "version"]
+        # The version is in the representation so that a client that learned of a task from a list or the change
+        # feed can build its If-Match without reading the task again.
+        extra_kwargs = {
+            "version": {"help_text": 'Bumped by every write; the task\'s ETag is "<id>-<version>".'},
+        }
 
     def to_representation(self, task: Task) -> dict[str, Any]:
         return self.row_to_representation(_row(task))
@@ -204,6 +211,7 @@ class TaskSerializer(serializers.ModelSerializer):
             updated_at,
             completed_at,
             deleted_at,
+            version,
         ) = row
         return {
             "id": id_,
@@ -218,6 +226,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at": utc_iso(updated_at),
             "completed_at": utc_iso(completed_at),
             "deleted_at": utc_iso(deleted_at),
+            "version": version,
         }
 
 
@@ -283,6 +292,7 @@ class TombstoneSerializer(serializers.Serializer):
                         "updated_at": "2026-11-21T08:15:40.100200Z",
                         "completed_at": "2026-11-21T08:15:40.100200Z",
                         "deleted_at": None,
+                        "version": 2,
                     }
                 ],
                 "deleted": [{"id": 17, "deleted_at": "2026-11-21T08:16:02.004511Z"}],

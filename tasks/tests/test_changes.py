@@ -104,6 +104,20 @@ def test_it_gives_changes_and_tombstones_since_the_cursor_each_once(
     assert created["id"] in [task["id"] for task in answer["changed"]]
 
 
+def test_a_client_builds_if_match_from_a_feed_entry_alone(alice: APIClient, make_task: Callable[..., Task]) -> None:
+    task = make_task()
+    alice.patch(f"{BASE}{task.id}/", {"title": "Seen by another device"})
+    (entry,) = feed(alice)["changed"]
+    if_match = f'"{entry["id"]}-{entry["version"]}"'
+
+    first = alice.patch(f"{BASE}{task.id}/", {"title": "Mine"}, HTTP_IF_MATCH=if_match)
+    stale = alice.patch(f"{BASE}{task.id}/", {"title": "Mine again"}, HTTP_IF_MATCH=if_match)
+
+    assert first.status_code == 200, first.json()
+    assert stale.status_code == 412, stale.json()
+    assert alice.get(f"{BASE}{task.id}/").json()["title"] == "Mine"
+
+
 def test_a_restored_task_comes_back_as_changed(alice: APIClient, make_task: Callable[..., Task]) -> None:
     task = make_task()
     services.task_soft_delete(tasks=Task.objects.filter(pk=task.pk))

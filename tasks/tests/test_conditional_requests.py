@@ -47,6 +47,32 @@ def test_every_response_with_one_task_carries_its_current_etag(alice: APIClient,
         assert response["ETag"] == alice.get(f"{BASE}{response.json()['id']}/")["ETag"]
 
 
+def test_every_answer_holding_a_task_shows_the_version_its_etag_carries(alice: APIClient, task: Task) -> None:
+    url = f"{BASE}{task.id}/"
+    answers = [
+        alice.post(BASE, {"title": "New"}),
+        alice.get(url),
+        alice.put(url, {"title": "Replaced"}),
+        alice.patch(url, {"title": "Patched"}),
+        alice.patch(f"{url}complete/"),
+    ]
+    alice.delete(url)
+    answers.append(alice.post(f"{url}restore/"))
+
+    # Each write's answer shows the version it made, not the one the task had before.
+    assert [answer.json()["version"] for answer in answers] == [1, 1, 2, 3, 4, 6]
+    for answer in answers:
+        assert answer["ETag"] == f'"{answer.json()["id"]}-{answer.json()["version"]}"'
+
+
+def test_a_list_shows_each_tasks_current_version(alice: APIClient, task: Task) -> None:
+    alice.patch(f"{BASE}{task.id}/", {"title": "Patched"})
+
+    (listed,) = alice.get(BASE).json()["results"]
+
+    assert f'"{listed["id"]}-{listed["version"]}"' == etag_of(alice, task) == f'"{task.id}-2"'
+
+
 WRITES = [
     ("put", "", {"title": "Theirs"}),
     ("patch", "", {"title": "Theirs"}),

@@ -9,9 +9,12 @@ from pathlib import Path
 from load import Figures
 
 # The targets.
-MIN_RATIO = 0.5
+MIN_RATIO = 0.4
 MAX_P99_MS = 50.0
-MAX_SINGLE_CLIENT_P50_MS = 5.0
+MAX_SINGLE_CLIENT_P50_MS = 4.0
+# The minimum: above the ratios to the floor that the public FastAPI implementation of our contract reached in the
+# issue's own run (5 workers each, 16 connections).
+FASTAPI_PEER_RATIOS = {"retrieve": 0.33, "create": 0.27, "full update": 0.26, "toggle complete": 0.23}
 MAX_GROWTH_WITH_DATA = 0.20
 # "Flat" memory: no worker grows by more than this over the soak (allocator noise is a few hundred KiB).
 MAX_SOAK_GROWTH_KIB = 2048
@@ -89,6 +92,9 @@ def targets(results: Results) -> list[tuple[str, bool | None, str]]:
         ours, floor = results.summary(scenario, "ours"), results.summary(scenario, "floor")
         ratio = ours.rps / floor.rps
         checks.append((f"{scenario}: ≥ {MIN_RATIO} × floor req/s", ratio >= MIN_RATIO, f"{ratio:.2f}"))
+        if scenario in FASTAPI_PEER_RATIOS:
+            peer = FASTAPI_PEER_RATIOS[scenario]
+            checks.append((f"{scenario}: above the FastAPI peer's {peer} × floor", ratio > peer, f"{ratio:.2f}"))
         checks.append((f"{scenario}: p99 ≤ {MAX_P99_MS:g} ms", ours.p99_ms <= MAX_P99_MS, f"{ours.p99_ms:.1f} ms"))
         clean = ours.non2xx == 0 and ours.socket_errors == 0
         checks.append(

@@ -353,7 +353,11 @@ class Bench:
         return results
 
     def million(self, results: report.Results, list_scenario: Scenario) -> None:
-        count_sql, page_sql = captured_sql(self.env, list_scenario.path, self.token)
+        # The list's own two statements; the third, the change counter's primary-key read for its ETag, does not
+        # grow with the table.
+        count_sql, page_sql = [
+            sql for sql in captured_sql(self.env, list_scenario.path, self.token) if '"tasks_task"' in sql
+        ]
         results.plans[f"Our list's page query, {results.rows_in_table['100k']:,} rows"] = explained(page_sql)
         results.plans[f"Our list's count query, {results.rows_in_table['100k']:,} rows"] = explained(count_sql)
         started = time.monotonic()

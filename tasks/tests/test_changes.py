@@ -345,6 +345,17 @@ def test_bobs_writes_do_not_change_alices_list_etag(
     assert bob.get(f"/api/{BOB}/tasks/", HTTP_IF_NONE_MATCH=etag).status_code == 200
 
 
+def two_tasks_and_a_cursor(alice: APIClient) -> tuple[Task, Task, str, dict[str, Any]]:
+    """Tasks A and B, a cursor past both, and what other connections to the test database need."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent transactions on PostgreSQL")
+    a, b = (services.task_create(user_id=ALICE, title=title) for title in ("A", "B"))
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return a, b, feed(alice)["cursor"], params
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_change_committed_after_a_read_by_a_transaction_begun_before_it_is_in_the_next_answer(
     alice: APIClient,
@@ -355,13 +366,7 @@ def test_a_change_committed_after_a_read_by_a_transaction_begun_before_it_is_in_
     value, committed later: A would be missed for good. Here T2 waits for T1's counter lock, so the read shows
     neither, and the next shows both, once.
     """
-    if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent transactions on PostgreSQL")
-    a, b = (services.task_create(user_id=ALICE, title=title) for title in ("A", "B"))
-    cursor = feed(alice)["cursor"]
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
+    a, b, cursor, params = two_tasks_and_a_cursor(alice)
     t1, t2 = psycopg.connect(**params), psycopg.connect(**params)
     try:
         t1.execute("UPDATE tasks_task SET title = 'A by T1' WHERE id = %s", [a.pk])
@@ -401,13 +406,7 @@ def test_a_change_committed_after_a_read_by_a_transaction_begun_before_it_is_in_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_read_between_two_commits_sees_the_first_and_the_next_read_only_the_second(alice: APIClient) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent transactions on PostgreSQL")
-    a, b = (services.task_create(user_id=ALICE, title=title) for title in ("A", "B"))
-    cursor = feed(alice)["cursor"]
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
+    a, b, cursor, params = two_tasks_and_a_cursor(alice)
     with psycopg.connect(**params) as t1, psycopg.connect(**params) as t2:
         t1.execute("UPDATE tasks_task SET title = 'A by T1' WHERE id = %s", [a.pk])
         t1.commit()

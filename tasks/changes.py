@@ -1,7 +1,7 @@
 """The change feed: what changed in one user's tasks since a cursor, with no change ever missed or repeated.
 
 Every write of a task stamps it with its owner's next change number (TaskChangeCounter, bumped by a trigger
-under the counter row's lock until commit: migration 0006). One user's numbers therefore become visible in
+under the counter row's lock until commit: migration 0007). One user's numbers therefore become visible in
 order, so "every task numbered above the cursor" is exactly what the client has not seen, and a transaction
 that started before a read but commits after it still lands above the cursor that read gave out. Timestamps or
 ids would not do: a slow transaction commits an older value after a reader has moved past it.

@@ -157,7 +157,7 @@ class Task(models.Model):
     # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
     version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     # The task's place in its owner's change feed, set by the database on every INSERT and UPDATE (triggers in
-    # migration 0006, so that no write path can skip it): the owner's TaskChangeCounter, bumped under its lock.
+    # migration 0007, so that no write path can skip it): the owner's TaskChangeCounter, bumped under its lock.
     change_seq = models.BigIntegerField(db_default=0, editable=False)
 
     objects = TaskQuerySet.as_manager()

@@ -329,12 +329,7 @@ def world(
 
 
 # Rows the code does not pass yet, each with the reason: to be removed when the fix lands.
-KNOWN_BUGS: dict[str, str] = {
-    "a 2 MB batch, chunked": "nginx answers a chunked body that passes the batch location's 1 MiB bound only after "
-    "reading 1 MiB of it with its own HTML 413 page, not our error_page's JSON (a location nested in / or beside it "
-    "alike; a chunk larger than the bound, refused before its data is read, gets the JSON): still a 413, nothing "
-    "reaches the app",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def if_none_match_hits(header: str | None, etag: str) -> bool:
 
 class ConditionalRequestMixin:
     """For a task viewset: an ETag on every answer that is one task, a 304 when the client holds the current
-    one, and If-Match checked on the task as found, then again by the service under the row's lock."""
+    one, and If-Match checked on the task as found, then again in the service's own UPDATE."""
 
     request: Request
     filter_queryset: Callable[[QuerySet[Task]], QuerySet[Task]]
@@ -109,7 +109,7 @@ class ConditionalRequestMixin:
     def get_object(self) -> Task:
         task = super().get_object()
         # Checked early, so that a stale write is a 412 before its body is even validated (RFC 9110 evaluates
-        # preconditions before the method); the service checks again under the lock, where it counts. A read
+        # preconditions before the method); the service checks again in its UPDATE's WHERE, where it counts. A read
         # ignores If-Match, malformed or not.
         if self.request.method in SAFE_METHODS:
             return task

@@ -230,8 +230,7 @@ class Task(models.Model):
                 self.forget_completed_at()
 
     def completed_at_for(self, completed: bool, now: datetime) -> datetime | None:
-        """completed_at_sql()'s rule on this task as read: exact when the row is known to be as read (locked, or
-        written only if its version is unchanged)."""
+        """completed_at_sql()'s rule on this copy of the task, for a row that does not exist yet (a create)."""
         if not completed:
             return None
         return self.completed_at if self.completed and self.completed_at is not None else now

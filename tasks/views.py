@@ -95,6 +95,12 @@ class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelVi
         """The task the URL names, as a queryset (found or not) for a service to write in one statement."""
         return self.get_queryset().filter(pk=self.kwargs["pk"])
 
+    def named_task_answer(self, written: list[Task]) -> Response:
+        """An action's answer: the named task as its service wrote it, or a 404 when there was none to write."""
+        if not written:
+            raise Http404
+        return Response(TaskSerializer(written[0], context=self.get_serializer_context()).data)
+
     def get_success_headers(self, data: dict) -> dict[str, str]:
         url = reverse("task-detail", kwargs={"user_id": data["user_id"], "pk": data["id"]}, request=self.request)
         # The routes' trailing slash is optional, which reverse() writes as none; every URL the API documents
@@ -110,17 +116,12 @@ class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelVi
             completed=body.validated_data.get("completed"),
             if_match=self.if_match,
         )
-        if not changed:
-            raise Http404
-        return Response(TaskSerializer(changed[0], context=self.get_serializer_context()).data)
+        return self.named_task_answer(changed)
 
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, user_id: str, pk: str) -> Response:
         # A live task is not in the trash: a 404, as for any task get_queryset does not hold.
-        restored = services.tasks_restore(tasks=self.get_queryset().filter(pk=pk), if_match=self.if_match)
-        if not restored:
-            raise Http404
-        return Response(TaskSerializer(restored[0], context=self.get_serializer_context()).data)
+        return self.named_task_answer(services.tasks_restore(tasks=self.named_task(), if_match=self.if_match))
 
     @action(detail=False, methods=["get"], serializer_class=TaskChangesSerializer)
     def changes(self, request: Request, user_id: str) -> Response:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import AbstractUser, Group
+from django.test import Client
 from rest_framework.test import APIClient
 
 from authjwt.tokens import mint_token
@@ -43,6 +45,21 @@ def make_task(db: None) -> Callable[..., Task]:
         return Task.objects.create(user_id=user_id, **fields)
 
     return make
+
+
+@pytest.fixture
+def support_user(django_user_model: type[AbstractUser]) -> AbstractUser:
+    """A support engineer's admin account: staff, in the Support group (as ``make support-user`` makes one)."""
+    user = django_user_model.objects.create_user("sam", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def support(client: Client, support_user: AbstractUser) -> Client:
+    """A browser signed in to the admin as ``support_user``."""
+    client.force_login(support_user)
+    return client
 
 
 def pytest_report_header() -> str:

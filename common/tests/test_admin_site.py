@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import PermissionDenied
 from django.test import Client, RequestFactory
 
 from common.errors import permission_denied
-
-
-@pytest.fixture
-def support(client: Client, django_user_model: type[AbstractUser]) -> Client:
-    user = django_user_model.objects.create_user("sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    client.force_login(user)
-    return client
 
 
 def test_the_admin_is_titled_as_the_task_apis_admin(support: Client) -> None:

@@ -46,19 +46,6 @@ def listed(response: Any) -> list[int]:
 
 
 @pytest.fixture
-def support_user(django_user_model: type[AbstractUser]) -> AbstractUser:
-    user = django_user_model.objects.create_user("sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    return user
-
-
-@pytest.fixture
-def support(client: Client, support_user: AbstractUser) -> Client:
-    client.force_login(support_user)
-    return client
-
-
-@pytest.fixture
 def superuser(client: Client, django_user_model: type[AbstractUser]) -> Client:
     client.force_login(django_user_model.objects.create_superuser("root"))
     return client

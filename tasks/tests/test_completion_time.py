@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth.models import AbstractUser, Group
 from django.db import connection
 from django.db.models import F
 from django.test import Client
@@ -169,14 +168,6 @@ def test_queryset_writes_keep_completed_at_in_step(open_task: Task, done_long_ag
 
     [created] = Task.objects.bulk_create([Task(user_id=ALICE, title="Bulk", completed=True)])
     assert completed_at(created) is not None
-
-
-@pytest.fixture
-def support(client: Client, django_user_model: type[AbstractUser]) -> Client:
-    user = django_user_model.objects.create_user("sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    client.force_login(user)
-    return client
 
 
 CHANGELIST = reverse("admin:tasks_task_changelist")

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.models import Case, Expression, F, OrderBy, Q, Value, When, sql
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
 
+from .positions import POSITION_MAX_LENGTH, key_before, keys_before
 from .tags import tag_key, tag_keys, validate_tags
 
 
@@ -52,6 +53,25 @@ class NullsLastIndex(models.Index):
         return index.create_sql(model, schema_editor, using, **kwargs)
 
 
+def database_places_new_tasks(alias: str) -> bool:
+    """Whether the database gives a new task its place itself: PostgreSQL does, in the INSERT (a trigger of migration
+    0008, which reads the top of the list under the owner's change counter lock, so that concurrent creates never
+    read the same top); on SQLite, which has one writer at a time, save() and bulk_create() read it first."""
+    return connections[alias].vendor == "postgresql"
+
+
+class PositionField(models.CharField):
+    """A fractional key (tasks/positions.py), ordered by its bytes on every database: PostgreSQL compares it under the
+    "C" collation rather than the database's linguistic one (which would put "a" before "B", and so disagree with
+    the clients that sort by it); SQLite's default collation is bytewise already."""
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
 class TaskQuerySet(models.QuerySet):
     """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys,
     completed_at.
@@ -73,6 +93,20 @@ class TaskQuerySet(models.QuerySet):
         """What a user sees: their live tasks, or their trash. One filter, as every API request builds it."""
         return self.filter(user_id=user_id, deleted_at__isnull=not trash)
 
+    def siblings(self, user_id: str) -> TaskQuerySet:
+        """A list that its owner orders by hand (``Task.position``): the user's live tasks. The one place in Python
+        that says which tasks share a list (``Task.list_key`` names the list a task is in); PostgreSQL's trigger that
+        places new tasks (migration 0008) says it again in SQL, and the position index follows it."""
+        return self.filter(user_id=user_id, deleted_at__isnull=True)
+
+    def siblings_of(self, task: Task) -> TaskQuerySet:
+        """The list ``task`` is in (the task itself included, when it is live)."""
+        return self.siblings(*task.list_key)
+
+    def first_position(self) -> str | None:
+        """The smallest key among these tasks: one read of the live position index for a list."""
+        return self.order_by("position").values_list("position", flat=True).first()
+
     def tagged(self, tags: Iterable[str]) -> TaskQuerySet:
         """Tasks carrying every one of ``tags``, in any letter case."""
         tasks = self
@@ -83,9 +117,18 @@ class TaskQuerySet(models.QuerySet):
     def bulk_create(self, objs: Iterable[Task], *args: Any, **kwargs: Any) -> list[Task]:
         objs = list(objs)
         now = timezone.now()
+        unplaced: dict[tuple[Any, ...], list[Task]] = {}
         for task in objs:
             task.tag_keys = tag_keys(task.tags)
             task.completed_at = task.completed_at_for(task.completed, now)
+            if not task.position and not database_places_new_tasks(self.db):
+                unplaced.setdefault(task.list_key, []).append(task)
+        # At the top of their lists, the last one first, as if created one by one (as PostgreSQL's trigger places
+        # them, row after row): one read per list.
+        for list_key, tasks in unplaced.items():
+            keys = keys_before(self.model.objects.siblings(*list_key).first_position(), len(tasks))
+            for task, key in zip(reversed(tasks), keys, strict=True):
+                task.position = key
         return super().bulk_create(objs, *args, **kwargs)
 
     def update(self, **fields: Any) -> int:
@@ -159,6 +202,12 @@ class Task(models.Model):
     # The task's place in its owner's change feed, set by the database on every INSERT and UPDATE (triggers in
     # migration 0007, so that no write path can skip it): the owner's TaskChangeCounter, bumped under its lock.
     change_seq = models.BigIntegerField(db_default=0, editable=False)
+    # The task's place among its siblings (TaskQuerySet.siblings), a key that sorts byte by byte: set at the top of
+    # its list when it is created without one ("", by the database or by save(): database_places_new_tasks), then
+    # only by services (a move, a restore, a rebalance), never by a client. Unique among the live tasks of a list; a
+    # deleted task keeps its key, which a restore gives back when no live sibling has taken it meanwhile. Read back
+    # from every INSERT (a database default makes Django ask for it in RETURNING).
+    position = PositionField(max_length=POSITION_MAX_LENGTH, default="", db_default="", editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -200,13 +249,31 @@ class Task(models.Model):
             # The purge's search for tasks deleted long enough ago, among the few deleted ones.
             models.Index(fields=["deleted_at"], name="task_deleted_idx", condition=Q(deleted_at__isnull=False)),
         ]
+        constraints = [
+            # No two live tasks of a list at one place, whatever the interleaving of writes: a write that would put
+            # one there fails (a restore is then made again under the owner's lock: services.tasks_restore). Its index
+            # also reads a list in its order (ordering=position) and finds the top of a list for a create.
+            models.UniqueConstraint(
+                fields=["user_id", "position"],
+                name="task_user_live_position_uniq",
+                condition=Q(deleted_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def list_key(self) -> tuple[Any, ...]:
+        """What names the list the task is in: TaskQuerySet.siblings' arguments."""
+        return (self.user_id,)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.tag_keys = tag_keys(self.tags)
         updating = not self._state.adding
+        if not updating and not self.position and not database_places_new_tasks(self._write_alias(kwargs)):
+            # A new task goes to the top of its list: one indexed read of the list's first key.
+            self.position = key_before(Task.objects.siblings_of(self).first_position())
         update_fields = kwargs.get("update_fields")
         completing = update_fields is None or "completed" in update_fields
         if updating:
@@ -228,6 +295,9 @@ class Task(models.Model):
             self.forget_version()
             if completing:
                 self.forget_completed_at()
+
+    def _write_alias(self, save_kwargs: dict[str, Any]) -> str:
+        return save_kwargs.get("using") or router.db_for_write(type(self), instance=self)
 
     def completed_at_for(self, completed: bool, now: datetime) -> datetime | None:
         """completed_at_sql()'s rule on this copy of the task, for a row that does not exist yet (a create)."""

@@ -164,6 +164,7 @@ class TaskAdmin(admin.ModelAdmin):
         "priority",
         "due",
         "tag_list",
+        "position",
         "created",
         "deleted",
     ]
@@ -180,8 +181,9 @@ class TaskAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_facets = admin.ShowFacets.NEVER
     form = TaskForm
-    # Set by the services as completed and soft deletion change, never typed in.
-    readonly_fields = ["created", "updated", "completed_time", "deleted"]
+    # Set by the services as completed, soft deletion and moves change, never typed in. A position is sortable in the
+    # list: with a user chosen (UserFilter), their tasks in the order they gave them.
+    readonly_fields = ["created", "updated", "completed_time", "deleted", "position"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
 
     class Media:

@@ -1,9 +1,9 @@
 """``POST …/tasks/batch/``: many task writes in one request, each run exactly as its single-request twin.
 
 An operation is answered by the viewset's own handler for its twin (create, update, partial_update, complete,
-destroy, restore), on a request of its own that carries the operation's body and If-Match: the same serializers,
-services, preconditions and ownership (get_queryset), and so the same answer, errors in the same shape. Only
-what belongs to a batch is here: the envelope and its validation, refs, atomicity and the rate charge.
+destroy, restore, move), on a request of its own that carries the operation's body and If-Match: the same
+serializers, services, preconditions and ownership (get_queryset), and so the same answer, errors in the same shape.
+Only what belongs to a batch is here: the envelope and its validation, refs, atomicity and the rate charge.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ REF_PREFIX = "$ref:"
 REF_SCHEMA_PATTERN = f"^{REF_PATTERN}$"
 TASK_REF_PATTERN = f"^{re.escape(REF_PREFIX)}{REF_PATTERN}$"
 
+# A move's neighbour may be a task an earlier operation created: "before": "$ref:<ref>", resolved before its twin runs.
+MOVE_REF_FIELDS = ("before", "after")
 # Each operation: the viewset's handler of its twin, and the twin's method.
 TWINS = {
     "create": ("create", "POST"),
@@ -47,13 +49,14 @@ TWINS = {
     "complete": ("complete", "PATCH"),
     "delete": ("destroy", "DELETE"),
     "restore": ("restore", "POST"),
+    "move": ("move", "POST"),
 }
 # What each operation takes besides "op" and "ref": as its twin does (a create names no task, a delete and a
 # restore take no body, a create no precondition). Anything else is refused, not ignored.
 TAKES = {
     "id": set(TWINS) - {"create"},
-    "data": {"create", "update", "partial_update", "complete"},
-    "if_match": {"update", "partial_update", "complete", "delete", "restore"},
+    "data": {"create", "update", "partial_update", "complete", "move"},
+    "if_match": {"update", "partial_update", "complete", "delete", "restore", "move"},
 }
 
 
@@ -123,7 +126,8 @@ class TaskIdField(serializers.Field):
         "type": "object",
         "additionalProperties": True,
         "description": "The body its twin takes: TaskRequest for create and update, PatchedTaskRequest for "
-        "partial_update, TaskCompletionRequest for complete (none: a flip). Not taken by delete or restore.",
+        "partial_update, TaskCompletionRequest for complete (none: a flip), TaskMoveRequest for move. Not taken by "
+        "delete or restore.",
     }
 )
 class ObjectField(serializers.Field):
@@ -145,7 +149,7 @@ class ObjectField(serializers.Field):
         "type": "string",
         "pattern": IF_MATCH_PATTERN,
         "description": "Its twin's If-Match header: act only if the task still has this ETag. Taken by update, "
-        "partial_update, complete and delete.",
+        "partial_update, complete, delete, restore and move.",
     }
 )
 class IfMatchField(serializers.Field):
@@ -217,6 +221,11 @@ class BatchSerializer(ClosedSerializer):
             if isinstance(target, str) and target.removeprefix(REF_PREFIX) not in defined:
                 detail = f'No earlier operation has the ref "{target.removeprefix(REF_PREFIX)}".'
                 errors.setdefault(index, {})["id"] = [ErrorDetail(detail, code="unknown_ref")]
+            for name, ref in _data_refs(operation):
+                if ref not in defined:
+                    detail = f'No earlier operation has the ref "{ref}".'
+                    unknown = [ErrorDetail(detail, code="unknown_ref")]
+                    errors.setdefault(index, {}).setdefault("data", {})[name] = unknown
             ref = operation.get("ref")
             if ref in defined:
                 detail = f"Operation {defined[ref]} has this ref already: a ref names one operation."
@@ -278,10 +287,15 @@ def _run_one(
     handler, method = TWINS[operation["op"]]
     twin = copy.copy(view)
     twin.action = handler
-    twin.request = _twin_request(view.request, method, operation.get("data", {}), operation.get("if_match"))
+    data, if_match = operation.get("data", {}), operation.get("if_match")
+    twin.request = _twin_request(view.request, method, data, if_match)
     twin.kwargs = {"user_id": view.kwargs["user_id"]}
     task_id = None
     try:
+        refs = _data_refs(operation)
+        if refs:
+            resolved = {name: _resolve(REF_PREFIX + ref, tasks_by_ref) for name, ref in refs}
+            twin.request = _twin_request(view.request, method, {**data, **resolved}, if_match)
         if "id" in operation:
             task_id = _resolve(operation["id"], tasks_by_ref)
             twin.kwargs["pk"] = str(task_id)
@@ -293,6 +307,18 @@ def _run_one(
     if isinstance(answer.data, dict) and "id" in answer.data and status.is_success(answer.status_code):
         task_id = answer.data["id"]
     return answer, task_id
+
+
+def _data_refs(operation: dict[str, Any]) -> list[tuple[str, str]]:
+    """The refs a move's body names its neighbour by (``"before": "$ref:<ref>"``), as (field, ref)."""
+    if operation["op"] != "move":
+        return []
+    data = operation.get("data", {})
+    return [
+        (name, data[name].removeprefix(REF_PREFIX))
+        for name in MOVE_REF_FIELDS
+        if isinstance(data.get(name), str) and data[name].startswith(REF_PREFIX)
+    ]
 
 
 def _resolve(target: int | str, tasks_by_ref: dict[str, int | None]) -> int:

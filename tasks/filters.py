@@ -32,7 +32,16 @@ NON_EMPTY_FILTERS = [
     "ordering",
 ]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
-ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at"]
+ORDERING_FIELDS = [
+    "created_at",
+    "updated_at",
+    "title",
+    "priority",
+    "due_date",
+    "completed",
+    "completed_at",
+    "position",
+]
 # Ordered by these, tasks without a value (no due date, not completed) come last both ways.
 NULLS_LAST = {"due_date", "completed_at"}
 
@@ -204,8 +213,8 @@ class TaskFilter(filters.FilterSet):
         label="Sort by these fields, comma-separated; prefix with - for descending",
         help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
         "by importance (low < medium < high); tasks without a due date (by `due_date`) or not completed (by "
-        "`completed_at`) come last either way. "
-        "Newest first when not given.",
+        "`completed_at`) come last either way; `position` is the order the user gave the list (`…/move/`), new "
+        "tasks first. Newest first when not given.",
     )
 
     _form_class: type[forms.Form] | None = None

@@ -147,6 +147,7 @@ class PriorityField(serializers.ChoiceField):
                 "updated_at": "2026-11-20T18:02:11.532906Z",
                 "completed_at": None,
                 "deleted_at": None,
+                "position": "Zz",
                 "version": 1,
             },
         ),
@@ -177,14 +178,29 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "deleted_at",
+            "position",
             "version",
         )
         # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
         # Both are null when they do not apply, so every task has the same fields.
-        read_only_fields = ["id", "user_id", "created_at", "updated_at", "completed_at", "deleted_at", "version"]
+        read_only_fields = [
+            "id",
+            "user_id",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "deleted_at",
+            "position",
+            "version",
+        ]
         # The version is in the representation so that a client that learned of a task from a list or the change
         # feed can build its If-Match without reading the task again.
         extra_kwargs = {
+            "position": {
+                "help_text": "The task's place in its list, which `…/move/` changes: a key to sort by, byte by byte "
+                '(ASCII, as C\'s strcmp or JavaScript\'s `<` compare), e.g. "Zz" < "a0" < "a0V" < "a1". New tasks '
+                "take a key before every other one, at the top.",
+            },
             "version": {"help_text": 'Bumped by every write; the task\'s ETag is "<id>-<version>".'},
         }
 
@@ -211,6 +227,7 @@ class TaskSerializer(serializers.ModelSerializer):
             updated_at,
             completed_at,
             deleted_at,
+            position,
             version,
         ) = row
         return {
@@ -226,6 +243,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at": utc_iso(updated_at),
             "completed_at": utc_iso(completed_at),
             "deleted_at": utc_iso(deleted_at),
+            "position": position,
             "version": version,
         }
 
@@ -266,6 +284,60 @@ class TaskCompletionSerializer(serializers.Serializer):
         return attrs
 
 
+class TaskIdField(serializers.IntegerField):
+    """Another task's id: a JSON integer from 1, nothing that merely looks like one (``"17"``, ``17.0``, ``true``)."""
+
+    default_error_messages = {
+        "invalid": "A task id: a positive integer, e.g. 17.",
+        "null": "A task id: a positive integer, e.g. 17.",
+        "min_value": "A task id: a positive integer, e.g. 17.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        # Any size: an id past the column's range names no task, which the service says like any other.
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Before another task", value={"before": 17}, request_only=True),
+        OpenApiExample("After another task", value={"after": 17}, request_only=True),
+    ]
+)
+class TaskMoveSerializer(serializers.Serializer):
+    """Body of ``POST …/move/``: where the task goes, right before one sibling or right after one."""
+
+    before = TaskIdField(
+        required=False, help_text="Put the task right before this one: another live task of the same list."
+    )
+    after = TaskIdField(
+        required=False, help_text="Put the task right after this one: another live task of the same list."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Only the first unknown field is named: the answer stays small whatever the body holds.
+        unknown = next((name for name in self.initial_data if name not in self.fields), None)
+        if unknown is not None:
+            raise serializers.ValidationError(
+                f'This action takes "before" or "after" (a task id), not "{unknown}".', code="unknown_field"
+            )
+        if "before" in attrs and "after" in attrs:
+            raise serializers.ValidationError(
+                'Give "before" or "after", not both: the task goes right next to one task.', code="before_and_after"
+            )
+        if not attrs:
+            raise serializers.ValidationError(
+                'Say where the task goes: {"before": <id>} or {"after": <id>}, the id of another task in its list.',
+                code="required",
+            )
+        return attrs
+
+
 class TombstoneSerializer(serializers.Serializer):
     """A task deleted since the cursor: forget it."""
 
@@ -292,6 +364,7 @@ class TombstoneSerializer(serializers.Serializer):
                         "updated_at": "2026-11-21T08:15:40.100200Z",
                         "completed_at": "2026-11-21T08:15:40.100200Z",
                         "deleted_at": None,
+                        "position": "Zz",
                         "version": 2,
                     }
                 ],

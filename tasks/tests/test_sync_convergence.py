@@ -1,6 +1,6 @@
-"""Two devices of one user edit offline, send their edits with idempotency keys (retrying answers they lost), and
-catch up through the change feed, in any interleaving with other writers: both always end holding exactly the
-server's live tasks, no create ever runs twice, and another user's tasks never reach them.
+"""Two devices of one user edit offline (moves included), send their edits with idempotency keys (retrying answers
+they lost), and catch up through the change feed, in any interleaving with other writers: both always end holding
+exactly the server's live tasks, no create ever runs twice, and another user's tasks never reach them.
 
 A device holds what the server told it (answers to its own writes, and the feed), never a guess of its own: so
 what it ends with is what the routes gave it, and a missed or repeated change shows.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,15 @@ MAX_STEPS = 25
 # as it would after refetching the task; anything else would be the API's fault, or this test's.
 STALE = {404, 412}
 # What each operation answers when it succeeds.
-SUCCESS = {"create": 201, "update": 200, "partial_update": 200, "complete": 200, "delete": 204, "restore": 200}
+SUCCESS = {
+    "create": 201,
+    "update": 200,
+    "partial_update": 200,
+    "complete": 200,
+    "delete": 204,
+    "restore": 200,
+    "move": 200,
+}
 # The single request of each operation: method and path after the task's URL.
 SINGLE = {
     "update": ("PUT", ""),
@@ -53,7 +62,10 @@ SINGLE = {
     "complete": ("PATCH", "complete/"),
     "delete": ("DELETE", ""),
     "restore": ("POST", "restore/"),
+    "move": ("POST", "move/"),
 }
+# A move next to a task deleted since the device heard of it: a 400 naming the neighbour, dropped like a stale edit.
+GONE_NEIGHBOUR = "not_a_sibling"
 
 titles = st.sampled_from(["Buy milk", "Call mum", "Pay rent", "Water the plants", "Book flights"])
 fields = {
@@ -119,7 +131,7 @@ class Device:
 
     def apply(self, edit: Edit, status: int, body: Any, etag: str | None) -> None:
         """What the answer to one of its edits tells the device."""
-        if status in STALE and edit.op != "create":
+        if (status in STALE and edit.op != "create") or gone_neighbour(edit, status, body):
             event(f"stale {edit.op}: {status}")
             return  # dropped
         assert status == SUCCESS[edit.op], (edit, status, body)
@@ -133,6 +145,15 @@ class Device:
 
     def resolve(self, target: int | str | None) -> int:
         return self.created[target] if isinstance(target, str) else target  # type: ignore[return-value]
+
+    def body(self, edit: Edit, in_batch: Collection[str] = ()) -> dict[str, Any] | None:
+        """The edit's body as sent: a move's neighbour created offline named by its id once known, else by its ref."""
+        if edit.op != "move" or edit.data is None:
+            return edit.data
+        ((side, neighbour),) = edit.data.items()
+        if isinstance(neighbour, str) and neighbour in in_batch:
+            return {side: f"$ref:{neighbour}"}
+        return {side: self.resolve(neighbour)}
 
     def sync(self, limit: int) -> None:
         """Follow the feed's cursors until it has nothing more."""
@@ -152,6 +173,10 @@ class Device:
             self.cursor = answer["cursor"]
             if not answer["has_more"]:
                 return
+
+
+def gone_neighbour(edit: Edit, status: int, body: Any) -> bool:
+    return edit.op == "move" and status == 400 and body["errors"][0]["code"] == GONE_NEIGHBOUR
 
 
 def attempt(data: st.DataObject, send: Any) -> Any:
@@ -182,9 +207,10 @@ def send_one(data: st.DataObject, device: Device, edit: Edit) -> None:
         method, action = SINGLE[edit.op]
         url = f"{device.base}{device.resolve(edit.target)}/{action}"
         headers = {"HTTP_IDEMPOTENCY_KEY": edit.key, **({"HTTP_IF_MATCH": edit.if_match} if edit.if_match else {})}
+        body = device.body(edit)
         response = attempt(
             data,
-            lambda: device.client.generic(method, url, *json_body(edit.data), **headers),  # type: ignore[arg-type]
+            lambda: device.client.generic(method, url, *json_body(body), **headers),  # type: ignore[arg-type]
         )
     device.apply(edit, response.status_code, body_of(response), response.headers.get("ETag"))
 
@@ -202,7 +228,7 @@ def operation(device: Device, edit: Edit, in_batch: set[str]) -> dict[str, Any]:
     else:
         op["id"] = device.resolve(edit.target)
     if edit.data is not None:
-        op["data"] = edit.data
+        op["data"] = device.body(edit, in_batch)
     if edit.if_match is not None:
         op["if_match"] = edit.if_match
     return op
@@ -221,10 +247,11 @@ def send_batch(data: st.DataObject, device: Device, edits: list[Edit], atomic: b
                 f"{device.base}batch/", body, format="json", HTTP_IDEMPOTENCY_KEY=key
             ),
         )
-        if response.status_code in STALE and atomic:
+        if atomic and (response.status_code in STALE or response.status_code == 400):
             [error] = response.json()["errors"]
             index = int(error["attr"].split(".")[1])
             assert edits[index].op != "create", response.content
+            assert response.status_code in STALE or gone_neighbour(edits[index], 400, response.json())
             del edits[index]
             continue
         assert response.status_code == 200, response.content
@@ -252,6 +279,8 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
     targets: list[int | str] = [*sorted(device.tasks), *pending]
     ops = ["create", *(["update", "partial_update", "complete", "delete"] if targets else [])]
     ops += ["restore"] if device.trash else []
+    # Twice as likely as another edit: a device has two tasks to order only once it has synced or created them.
+    ops += ["move", "move"] if len(targets) > 1 else []
     op = data.draw(st.sampled_from(ops), label="edit")
     edit = Edit(op=op, key=new_key())
     if op == "create":
@@ -262,6 +291,10 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
         edit.target = data.draw(st.sampled_from(sorted(device.trash)), label="restore")
         return edit
     edit.target = data.draw(st.sampled_from(targets), label="task")
+    if op == "move":
+        neighbour = data.draw(st.sampled_from([t for t in targets if t != edit.target]), label="next to")
+        edit.data = {data.draw(st.sampled_from(["before", "after"]), label="side"): neighbour}
+        return edit
     edit.data = {
         "update": lambda: data.draw(full_bodies, label="put"),
         "partial_update": lambda: data.draw(partial_bodies, label="patch"),
@@ -294,6 +327,7 @@ class Elsewhere:
         deleted = sorted(mine.filter(deleted_at__isnull=False).values_list("id", flat=True))
         choices = ["create", "other user", *(["patch", "complete", "delete"] if live else [])]
         choices += ["restore"] if deleted else []
+        choices += ["move"] if len(live) > 1 else []
         what = data.draw(st.sampled_from(choices), label="elsewhere")
         if what == "create":
             response = self.web.post(base, data.draw(creations, label="web task"), format="json")
@@ -312,6 +346,11 @@ class Elsewhere:
         elif what == "restore":
             task = data.draw(st.sampled_from(deleted), label="staff restore")
             assert services.tasks_restore(tasks=Task.objects.filter(pk=task))
+        elif what == "move":
+            task, neighbour = data.draw(st.permutations(live), label="web move")[:2]
+            side = data.draw(st.sampled_from(["before", "after"]), label="web side")
+            response = self.web.post(f"{base}{task}/move/", {side: neighbour}, format="json")
+            assert response.status_code == 200, response.content
         else:
             self.other_write(data, keys)
 
@@ -359,6 +398,13 @@ def test_two_devices_that_edit_offline_replay_and_sync_converge_to_the_server_wi
     devices = [Device(user_id, client_for(user_id)), Device(user_id, client_for(user_id))]
     elsewhere = Elsewhere(user_id, client_for(user_id), other_id, client_for(other_id))
     keys: list[str] = []  # every key the devices used
+    # Tasks from before, made in the web tab, which a device holds if it synced since: something to edit and order.
+    for n in range(3):
+        assert elsewhere.web.post(f"/api/{user_id}/tasks/", {"title": f"earlier {n}"}).status_code == 201
+        elsewhere.creates += 1
+    for device in devices:
+        if data.draw(st.booleans(), label="synced before"):
+            device.sync(4)
 
     for _ in range(data.draw(st.integers(1, MAX_STEPS), label="steps")):
         step = data.draw(st.sampled_from(["edit", "edit", "online", "sync", "elsewhere"]), label="step")

@@ -679,3 +679,37 @@ def test_manual_order_works_on_sqlite(tmp_path: Path) -> None:
     result = json.loads(manage("shell", "-v0", "-c", SQLITE_SCRIPT).strip().splitlines()[-1])
 
     assert result == {"order": ["D", "A", "C", "B"], "seqs": ["C", "A", "D", "B"]}
+
+
+def test_the_move_service_takes_exactly_one_neighbour(alice: APIClient, three: list[int]) -> None:
+    tasks = Task.objects.filter(pk=three[0])
+
+    with pytest.raises(ValueError, match="exactly one"):
+        services.task_move(tasks=tasks)
+    with pytest.raises(ValueError, match="exactly one"):
+        services.task_move(tasks=tasks, before=three[1], after=three[2])
+
+
+def test_a_rebalance_lets_any_other_database_error_through(
+    alice: APIClient, three: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise services.OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(services, "_rebalance", broken)
+
+    with pytest.raises(services.OperationalError, match="closed"):
+        services.list_rebalance(task=Task.objects.get(pk=three[0]))
+
+
+def test_a_restore_refused_for_another_reason_is_not_made_again(
+    alice: APIClient, three: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> list[Task]:
+        raise services.IntegrityError("a check constraint")
+
+    alice.delete(f"{BASE}{three[0]}/")
+    monkeypatch.setattr(services, "_update", refused)
+
+    with pytest.raises(services.IntegrityError, match="check"):
+        services.tasks_restore(tasks=Task.objects.filter(pk=three[0]))

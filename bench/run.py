@@ -54,6 +54,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load before each (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round, 2 s per scenario, 1 s warm-up")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers for both servers (default: gunicorn.conf.py's, 2 × cores + 1)"
+    )
     parser.add_argument("--skip-million", action="store_true", help="skip growing the table to 1,000,000 rows")
     parser.add_argument(
         "--soak", type=float, default=0, metavar="SECONDS", help="also load the list this long, sampling RSS"
@@ -196,7 +199,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace, logs: Path) -> None:
         self.args = args
         self.logs = logs
-        self.workers = (os.cpu_count() or 1) * 2 + 1  # gunicorn.conf.py's own default: the deployment's
+        # gunicorn.conf.py's own default (the deployment's) unless the run says otherwise.
+        self.workers = args.workers or (os.cpu_count() or 1) * 2 + 1
         self.env = server_environment(self.workers)
         self.token = mint(self.env)
         self.servers: dict[str, Server] = {}

@@ -1,10 +1,13 @@
-"""Django's PostgreSQL backend, with two per-request costs taken out.
+"""Django's PostgreSQL backend, with two per-request costs taken out and a bound Django 5.2 lacks.
 
 - The connection health check. With ``CONN_HEALTH_CHECKS`` Django checks a reused connection before each
   request's first query by sending ``SELECT 1``: a round trip on every request. An idle connection's socket
   has nothing to read unless the server wrote to it, and a server that drops a connection does (an error
   message, then the end of the stream; a proxy or a restart closes it). So only a readable socket needs
   the full check.
+- A statement's parameters. With server-side binding (settings.py) PostgreSQL takes at most 65,535 per
+  statement, which Django 5.2 does not know: a large ``bulk_create`` or deletion failed. Its batches are cut to
+  fit, as Django 6.1 does (ticket #36822).
 - Reading timestamps. Django reads each ``timestamptz`` with psycopg's pure-Python parser (its loader
   subclasses psycopg's Python class, not the C one): 150 of them on a page of tasks. A timestamp the server
   wrote in UTC is parsed by ``datetime.fromisoformat`` instead, in C; anything else takes Django's way.
@@ -17,13 +20,28 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, features, operations
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg.adapt import AdaptersMap, Buffer
 from psycopg.pq import ConnStatus, TransactionStatus
 
 
+class DatabaseFeatures(features.DatabaseFeatures):
+    @property
+    def max_query_params(self) -> int | None:
+        return 2**16 - 1 if self.connection.settings_dict["OPTIONS"].get("server_side_binding") else None
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def bulk_batch_size(self, fields: list[Any], objs: list[Any]) -> int:
+        limit = self.connection.features.max_query_params
+        return len(objs) if limit is None or not fields else max(limit // len(fields), 1)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    features_class = DatabaseFeatures
+    ops_class = DatabaseOperations
+
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed:

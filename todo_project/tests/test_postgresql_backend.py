@@ -1,4 +1,5 @@
-"""Our PostgreSQL backend: a health check that is free while the connection is quiet, and faster timestamps."""
+"""Our PostgreSQL backend: a health check that is free while the connection is quiet, faster timestamps, and
+bulk statements cut to the server's parameter limit."""
 
 from __future__ import annotations
 
@@ -113,3 +114,24 @@ def test_a_timestamp_python_cannot_hold_is_djangos_error(wrapper: BaseDatabaseWr
         cursor.execute("SELECT %s::timestamptz", [text])
         with pytest.raises(DataError, match="timestamp too"):
             cursor.fetchone()
+
+
+def test_a_bulk_insert_past_the_servers_parameter_limit_is_cut_into_statements_that_fit(
+    wrapper: BaseDatabaseWrapper,
+) -> None:
+    # Server-side binding (settings.py): PostgreSQL refuses a statement with more than 65,535 parameters.
+    fields = [f"field_{n}" for n in range(14)]
+
+    assert wrapper.features.max_query_params == 65_535
+    assert wrapper.ops.bulk_batch_size(fields, [None] * 10_000) == 65_535 // 14
+
+
+def test_a_statement_run_again_and_again_is_prepared_once(wrapper: BaseDatabaseWrapper) -> None:
+    # PostgreSQL then parses and plans it once per connection, not on every request (settings.py).
+    with wrapper.cursor() as cursor:
+        for task_id in range(1, 8):
+            cursor.execute("SELECT count(*) FROM tasks_task WHERE id = %s", [task_id])
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    assert prepared == ["SELECT count(*) FROM tasks_task WHERE id = $1"]

@@ -284,8 +284,9 @@ class TaskCompletionSerializer(serializers.Serializer):
         return attrs
 
 
-class TaskIdField(serializers.IntegerField):
-    """Another task's id: a JSON integer from 1, nothing that merely looks like one (``"17"``, ``17.0``, ``true``)."""
+class NeighbourIdField(serializers.IntegerField):
+    """The id of the task a move puts another next to: a JSON integer from 1, nothing that merely looks like one
+    (``"17"``, ``17.0``, ``true``)."""
 
     default_error_messages = {
         "invalid": "A task id: a positive integer, e.g. 17.",
@@ -312,10 +313,10 @@ class TaskIdField(serializers.IntegerField):
 class TaskMoveSerializer(serializers.Serializer):
     """Body of ``POST …/move/``: where the task goes, right before one sibling or right after one."""
 
-    before = TaskIdField(
+    before = NeighbourIdField(
         required=False, help_text="Put the task right before this one: another live task of the same list."
     )
-    after = TaskIdField(
+    after = NeighbourIdField(
         required=False, help_text="Put the task right after this one: another live task of the same list."
     )
 

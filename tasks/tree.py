@@ -110,7 +110,9 @@ def subtree(task_id: int, *, deleted_at: datetime | None = None) -> Subtree:
         SELECT id, parent_id FROM sub
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [task_id, *([] if deleted_at is None else [deleted_at])])
+        # As the ORM would send it: SQLite compares its stored text, which Python's own adapter would not write.
+        when = [] if deleted_at is None else [connection.ops.adapt_datetimefield_value(deleted_at)]
+        cursor.execute(sql, [task_id, *when])
         rows = cursor.fetchall()
     children: dict[int, list[int]] = {}
     for id_, parent_id in rows:

@@ -93,6 +93,10 @@ class AllTagsFilter(filters.Filter):
         return qs.tagged(value)
 
 
+# ?parent= as the schema states it (tasks/schema.py): a task id in plain digits, or none.
+PARENT_PATTERN = r"^(none|[1-9][0-9]*)$"
+
+
 class ParentParameterField(forms.Field):
     """``?parent=``: a task id in plain digits, or ``none`` for the top level."""
 

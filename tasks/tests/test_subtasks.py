@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import AbstractUser
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -23,7 +27,7 @@ from rest_framework.test import APIClient
 from conftest import ALICE, BOB
 from tasks import services, tree
 from tasks.conditional import etag_for
-from tasks.models import Task
+from tasks.models import Priority, Task
 
 BASE = f"/api/{ALICE}/tasks/"
 ROOT = Path(__file__).resolve().parents[2]
@@ -782,3 +786,161 @@ def test_subtasks_work_on_sqlite_too(tmp_path: Path) -> None:
     assert [state[2] for state in states] == [2, 3, 4, 5, 6]
     assert all(before[3] < after[3] for before, after in zip(states, states[1:], strict=False))
     assert [state[4:] for state in states] == [[False, True], [True, True], [True, False], [True, True], [True, True]]
+
+
+# The admin
+
+
+def change_url(task: Task) -> str:
+    return reverse("admin:tasks_task_change", args=[task.pk])
+
+
+def test_the_admin_lists_each_tasks_parent_as_a_link_and_its_counts(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    parent = make_task(title="Plan the trip")
+    services.task_create(user_id=ALICE, title="Book flights", parent_id=parent.pk)
+    done = services.task_create(user_id=ALICE, title="Pack", parent_id=parent.pk)
+    services.task_set_completed(tasks=Task.objects.filter(pk=done.pk), completed=True)
+
+    page = support.get(reverse("admin:tasks_task_changelist")).content.decode()
+
+    assert f'<a href="{change_url(parent)}" title="Its parent task">Plan the trip</a>' in page
+    assert "1 open of 2" in page
+
+
+def test_the_parent_is_an_id_box_whose_lookup_lists_the_owners_live_tasks(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    parent = make_task(title="Plan the trip")
+    child = services.task_create(user_id=ALICE, title="Book flights", parent_id=parent.pk)
+
+    page = support.get(change_url(child)).content.decode()
+
+    assert 'name="parent"' in page and f'value="{parent.pk}"' in page
+    assert f"?_to_field=id&amp;user_id={ALICE}&amp;status=live" in page
+    assert f'<a href="{change_url(parent)}">Plan the trip</a>' in page  # the parent as a link
+
+
+def form(task: Task, **changes: Any) -> dict[str, Any]:
+    return {
+        "title": task.title,
+        "description": task.description,
+        "priority": task.priority,
+        "due_date_0": "",
+        "due_date_1": "",
+        "tags": "",
+        "parent": task.parent_id or "",
+        "rendered_version": task.version,
+        "_save": "Save",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize("parent", ["bobs", "deleted", "itself", "its subtask"])
+def test_the_change_form_refuses_a_parent_the_api_refuses_on_the_field(
+    support: Client, make_task: Callable[..., Task], parent: str
+) -> None:
+    task = make_task(title="Mine")
+    subtask = services.task_create(user_id=ALICE, title="below", parent_id=task.pk)
+    deleted = make_task(title="deleted")
+    services.task_soft_delete(tasks=Task.objects.filter(pk=deleted.pk))
+    task.refresh_from_db()
+    chosen = {"bobs": make_task(BOB), "deleted": deleted, "itself": task, "its subtask": subtask}[parent]
+
+    response = support.post(change_url(task), form(task, parent=chosen.pk))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["parent"], errors
+    expected = {"bobs": "no live task", "deleted": "no live task", "itself": "subtask of itself"}
+    assert expected.get(parent, "subtask of itself") in errors["parent"][0]
+    assert Task.objects.get(pk=task.pk).parent_id is None and not LogEntry.objects.exists()
+
+
+def test_support_moves_a_task_under_another_through_the_service_and_it_is_logged(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    parent, task = make_task(title="Plan the trip"), make_task(title="Book flights")
+
+    response = support.post(change_url(task), form(task, parent=parent.pk))
+
+    assert response.status_code == 302
+    assert Task.objects.get(pk=task.pk).parent_id == parent.pk
+    stored = Task.objects.get(pk=parent.pk)
+    assert (stored.subtasks_total, stored.version) == (1, 2)
+    entry = LogEntry.objects.get(object_id=str(task.pk))
+    assert entry.get_change_message() == f"Parent: (empty) → “Plan the trip” (task {parent.pk})."
+
+
+def test_completing_a_parent_in_the_form_logs_each_subtask_it_completed(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    parent = make_task(title="Plan the trip")
+    child = services.task_create(user_id=ALICE, title="Book flights", parent_id=parent.pk)
+    parent.refresh_from_db()
+
+    response = support.post(change_url(parent), form(parent, completed="on"))
+
+    assert response.status_code == 302 and Task.objects.get(pk=child.pk).completed
+    entry = LogEntry.objects.get(object_id=str(child.pk))
+    assert entry.get_change_message() == "Completed with a task it is a subtask of. Completed: no → yes."
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "message"),
+    [
+        ("mark_complete", "completed", "Marked complete with a task it is a subtask of. Completed: no → yes."),
+        ("soft_delete", "deleted_at", "Soft-deleted with a task it is a subtask of. Deleted at: (empty) → "),
+    ],
+)
+def test_actions_log_each_subtask_they_change_too(
+    support: Client, make_task: Callable[..., Task], action: str, field: str, message: str
+) -> None:
+    parent = make_task(title="Plan the trip")
+    child = services.task_create(user_id=ALICE, title="Book flights", parent_id=parent.pk)
+    grandchild = services.task_create(user_id=ALICE, title="Compare prices", parent_id=child.pk)
+
+    support.post(
+        reverse("admin:tasks_task_changelist"), {"action": action, "_selected_action": [parent.pk]}, follow=True
+    )
+
+    for task in (child, grandchild):
+        entry = LogEntry.objects.get(object_id=str(task.pk))
+        assert entry.get_change_message().startswith(message), entry.get_change_message()
+    assert LogEntry.objects.count() == 3
+
+
+def test_the_restore_action_brings_the_subtree_back_and_logs_each(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    parent = make_task(title="Plan the trip")
+    child = services.task_create(user_id=ALICE, title="Book flights", parent_id=parent.pk)
+    services.task_soft_delete(tasks=Task.objects.filter(pk=parent.pk))
+
+    support.post(
+        reverse("admin:tasks_task_changelist"), {"action": "restore", "_selected_action": [parent.pk]}, follow=True
+    )
+
+    assert Task.objects.filter(deleted_at__isnull=True).count() == 2
+    message = LogEntry.objects.get(object_id=str(child.pk)).get_change_message()
+    assert message.startswith("Restored with a task it is a subtask of. Deleted at: ") and message.endswith("(empty).")
+
+
+def test_a_superuser_cannot_add_a_task_under_another_users_task(
+    superuser: Client, make_task: Callable[..., Task]
+) -> None:
+    alices = make_task(title="Alice's")
+    add = {"user_id": BOB, "title": "x", "description": "", "priority": Priority.MEDIUM, "parent": alices.pk}
+
+    response = superuser.post(reverse("admin:tasks_task_add"), {**add, "_save": "Save"})
+
+    assert response.status_code == 200 and list(response.context["adminform"].form.errors) == ["parent"]
+    ok = superuser.post(reverse("admin:tasks_task_add"), {**add, "user_id": ALICE, "_save": "Save"})
+    assert ok.status_code == 302 and Task.objects.get(title="x").parent_id == alices.pk
+
+
+@pytest.fixture
+def superuser(client: Client, django_user_model: type[AbstractUser]) -> Client:
+    client.force_login(django_user_model.objects.create_superuser("root"))
+    return client

@@ -158,8 +158,7 @@ class TaskForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
             self.initial["rendered_version"] = self.instance.version
-            if isinstance(widget := self.fields["parent"].widget, OwnTasksRawIdWidget):
-                widget.owner = self.instance.user_id
+            self.fields["parent"].widget.owner = self.instance.user_id  # its lookup's (OwnTasksRawIdWidget)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -246,8 +245,8 @@ class TaskAdmin(admin.ModelAdmin):
         return f"{task.subtasks_open} open of {task.subtasks_total}"
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "parent":
-            kwargs["widget"] = OwnTasksRawIdWidget(db_field.remote_field, self.admin_site)
+        # The task's one foreign key: its parent.
+        kwargs["widget"] = OwnTasksRawIdWidget(db_field.remote_field, self.admin_site)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # Times are stored and shown in UTC (TIME_ZONE); the labels say so, as staff work from many time zones.
@@ -388,8 +387,6 @@ class TaskAdmin(admin.ModelAdmin):
 
     def _subtasks_before(self, task_ids: list[int], field: str) -> dict[int, Any]:
         """``field`` of every subtask of these tasks at every level, deleted or not, locked until the change is made."""
-        if not task_ids:
-            return {}
         below = Task.objects.filter(pk__in=tree.descendants(task_ids, live=False))
         return dict(below.select_for_update().values_list("pk", field))
 

@@ -149,15 +149,15 @@ def _cascade(changed: list[Task], **changes: Any) -> list[Task]:
     """
     if changes.get("deleted_at") is not None:
         parents = [task.pk for task in changed if task.subtasks_total]
-        below = Task.objects.filter(pk__in=tree.descendants(parents)) if parents else None
-        written = below.update(deleted_at=changes["deleted_at"]) if below is not None else 0
+        cascade = {"deleted_at": changes["deleted_at"]}
     elif "completed" in changes:
         parents = [task.pk for task in changed if task.subtasks_total and _became_completed(task)]
-        below = Task.objects.filter(pk__in=tree.descendants(parents), completed=False) if parents else None
-        written = below.update(completed=True) if below is not None else 0
+        cascade = {"completed": True}
     else:
         return changed
-    if not written:
+    # Only the subtasks the change would change (a completed one is left as it is, completed_at and all).
+    below = Task.objects.filter(pk__in=tree.descendants(parents)).exclude(**cascade)
+    if not parents or not below.update(**cascade):
         return changed
     stored = Task.objects.in_bulk([task.pk for task in changed])
     return [stored[task.pk] for task in changed]

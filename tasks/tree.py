@@ -130,7 +130,7 @@ def subtree(task_id: int, *, deleted_at: datetime | None = None) -> Subtree:
 def descendants(parent_ids: list[int], *, live: bool = True) -> RawSQL:
     """The subtasks at every level of these tasks, as a subquery of ids (``pk__in=``): the live ones, below live
     subtasks; or, not ``live``, all of them, deleted or not."""
-    placeholders = ", ".join(["%s"] * len(parent_ids))
+    placeholders = ", ".join(["%s"] * len(parent_ids)) or "NULL"  # none: no subtasks
     state = "t.deleted_at IS NULL" if live else "TRUE"
     return RawSQL(
         f"""

@@ -114,6 +114,13 @@ def test_bob_cannot_move_his_task_under_alices(bob: APIClient, make_task: Callab
     assert Task.objects.get(pk=bobs.pk).parent_id is None
 
 
+def test_moving_a_task_that_is_not_there_is_a_404(alice: APIClient, make_task: Callable[..., Task]) -> None:
+    parent, bobs = make_task(title="parent"), make_task(BOB, title="Bob's")
+
+    for task_id in (999999, bobs.pk):
+        assert alice.patch(f"{BASE}{task_id}/", {"parent_id": parent.pk}, format="json").status_code == 404
+
+
 def test_tasks_nest_at_most_four_levels(alice: APIClient) -> None:
     tasks = chain(alice, 4)
 

@@ -694,7 +694,11 @@ def test_a_purge_that_takes_a_parent_before_its_subtasks_leaves_them_in_the_tras
     Task.objects.filter(user_id=ALICE).update(deleted_at=timezone.now() - timezone.timedelta(days=40))
     settings.TASK_PURGE_BATCH_SIZE = 1
 
-    services.tasks_purge_deleted(deleted_before=timezone.now(), limit=1)  # the first of the three only
+    assert services.tasks_purge_deleted(deleted_before=timezone.now(), limit=1) == 1  # the parent only
+
+    left = {task.pk: task for task in Task.objects.filter(user_id=ALICE)}
+    assert set(left) == {child["id"], grandchild["id"]}
+    assert left[child["id"]].parent_id is None and left[child["id"]].deleted_at is not None
     call_command("purge_deleted_tasks", verbosity=0)
 
     assert not Task.objects.filter(user_id=ALICE).exists()

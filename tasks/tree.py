@@ -5,10 +5,10 @@ every level is a tree of at most ``API_MAX_TASK_DEPTH`` levels and ``API_MAX_TAS
 its own ancestor. The services (tasks/services.py) keep these rules on every write that places a task, and the
 database keeps each task's subtask counts (migration 0008).
 
-A placement is checked while its owner's change counter row is locked, by the write itself (migration 0007's trigger
-takes it on every write of a task, until commit) or by ``lock_owners`` before a read. Any other write of the same
-user's tasks waits for that lock, so no two concurrent moves can each pass their check and together make a cycle or
-outgrow a bound.
+A placement is checked with its owner's change counter row locked (``lock_owners``) before the check reads anything,
+until the transaction that writes the placement commits. Every write of the user's tasks takes that lock too
+(migration 0007's trigger), so no concurrent write can change the tree between a check and its write: two moves at
+once cannot each pass their check and together make a cycle or outgrow a bound.
 
 The walks below are recursive CTEs (PostgreSQL and SQLite alike) whose UNION drops rows already found: a walk ends
 even on a cycle made by hand in SQL, and costs at most the rows it finds, which the bounds above keep small.
@@ -149,8 +149,8 @@ def placement_problem(*, user_id: str, parent_id: int, placed: Subtree, moving: 
     """Why ``placed`` (a task and its subtasks) cannot hang under ``parent_id``, or None when it can.
 
     ``moving`` is the id of a live task being moved (``placed`` is its live subtree): its subtree is counted once,
-    wherever it hangs now. The answer is the same whether the move is already written or not (in this transaction,
-    under the owner's lock), so a write may check itself after the fact and roll back.
+    wherever it hangs now. One statement, which reads the parent's ancestors (as many as the depth) and its tree
+    (counted up to one past API_MAX_TASK_TREE_SIZE), whatever the data.
     """
     if not 1 <= parent_id <= MAX_ID:
         return not_found()

@@ -833,6 +833,18 @@ def test_the_parent_is_an_id_box_whose_lookup_lists_the_owners_live_tasks(
     assert f'<a href="{change_url(parent)}">Plan the trip</a>' in page  # the parent as a link
 
 
+def test_the_parents_lookup_lists_only_the_owners_live_tasks(support: Client, make_task: Callable[..., Task]) -> None:
+    mine, deleted = make_task(title="mine"), make_task(title="deleted")
+    make_task(BOB, title="Bob's")
+    services.task_soft_delete(tasks=Task.objects.filter(pk=deleted.pk))
+    lookup = f"?_to_field=id&user_id={ALICE}&status=live&_popup=1"
+
+    response = support.get(reverse("admin:tasks_task_changelist") + lookup)
+
+    assert response.status_code == 200
+    assert [task.pk for task in response.context["cl"].result_list] == [mine.pk]  # not Bob's, not the deleted one
+
+
 def form(task: Task, **changes: Any) -> dict[str, Any]:
     return {
         "title": task.title,

@@ -310,6 +310,20 @@ def test_a_subtasks_write_gives_its_parent_a_new_etag_and_a_feed_entry(alice: AP
     assert parent["id"] in feed_ids(alice, cursor)
 
 
+def test_a_subtasks_reopening_gives_its_parent_a_new_etag(alice: APIClient) -> None:
+    parent = create(alice, "parent")
+    child = create(alice, "child", parent_id=parent["id"])
+    alice.patch(f"{BASE}{child['id']}/complete/")
+    etag = alice.get(f"{BASE}{parent['id']}/")["ETag"]
+    cursor = alice.get(f"{BASE}changes/").json()["cursor"]
+
+    assert alice.patch(f"{BASE}{child['id']}/complete/").json()["completed"] is False
+
+    assert alice.get(f"{BASE}{parent['id']}/", HTTP_IF_NONE_MATCH=etag).status_code == 200
+    assert alice.delete(f"{BASE}{parent['id']}/", HTTP_IF_MATCH=etag).status_code == 412
+    assert parent["id"] in feed_ids(alice, cursor) and counts(alice, parent) == (1, 1)
+
+
 def test_a_subtasks_restore_gives_its_parent_a_new_etag(alice: APIClient) -> None:
     parent = create(alice, "parent")
     child = create(alice, "child", parent_id=parent["id"])

@@ -123,7 +123,8 @@ class TaskIdField(serializers.Field):
         "type": "object",
         "additionalProperties": True,
         "description": "The body its twin takes: TaskRequest for create and update, PatchedTaskRequest for "
-        "partial_update, TaskCompletionRequest for complete (none: a flip). Not taken by delete or restore.",
+        "partial_update, TaskCompletionRequest for complete (none: a flip). Not taken by delete or restore. Its "
+        f'parent_id may also be "{REF_PREFIX}<ref>": the task an earlier operation with that ref created or acted on.',
     }
 )
 class ObjectField(serializers.Field):
@@ -217,6 +218,10 @@ class BatchSerializer(ClosedSerializer):
             if isinstance(target, str) and target.removeprefix(REF_PREFIX) not in defined:
                 detail = f'No earlier operation has the ref "{target.removeprefix(REF_PREFIX)}".'
                 errors.setdefault(index, {})["id"] = [ErrorDetail(detail, code="unknown_ref")]
+            parent = _parent_ref(operation)
+            if parent is not None and parent not in defined:
+                detail = f'No earlier operation has the ref "{parent}".'
+                errors.setdefault(index, {})["data"] = {"parent_id": [ErrorDetail(detail, code="unknown_ref")]}
             ref = operation.get("ref")
             if ref in defined:
                 detail = f"Operation {defined[ref]} has this ref already: a ref names one operation."
@@ -226,6 +231,14 @@ class BatchSerializer(ClosedSerializer):
         if errors:
             raise ValidationError({"operations": errors})
         return attrs
+
+
+def _parent_ref(operation: dict[str, Any]) -> str | None:
+    """The ref its body's parent_id names, if it names one (anything else there is for its twin to judge)."""
+    parent = operation.get("data", {}).get("parent_id")
+    if isinstance(parent, str) and re.fullmatch(TASK_REF_PATTERN, parent):
+        return parent.removeprefix(REF_PREFIX)
+    return None
 
 
 class Aborted(Exception):
@@ -278,13 +291,18 @@ def _run_one(
     handler, method = TWINS[operation["op"]]
     twin = copy.copy(view)
     twin.action = handler
-    twin.request = _twin_request(view.request, method, operation.get("data", {}), operation.get("if_match"))
+    data, if_match = operation.get("data", {}), operation.get("if_match")
+    twin.request = _twin_request(view.request, method, data, if_match)
     twin.kwargs = {"user_id": view.kwargs["user_id"]}
     task_id = None
     try:
         if "id" in operation:
             task_id = _resolve(operation["id"], tasks_by_ref)
             twin.kwargs["pk"] = str(task_id)
+        parent = _parent_ref(operation)
+        if parent is not None:
+            resolved = {**data, "parent_id": _resolve(f"{REF_PREFIX}{parent}", tasks_by_ref)}
+            twin.request = _twin_request(view.request, method, resolved, if_match)
         answer = getattr(twin, handler)(twin.request, **twin.kwargs)
     # What a client's input can cause, answered as the twin's handler answers it. Anything else (the database
     # down) fails the whole batch, as it would fail a single request.

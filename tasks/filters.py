@@ -18,6 +18,7 @@ from rest_framework.request import Request
 
 from .datetimes import OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task, TaskQuerySet
+from .pagination import parse_count
 from .tags import clean_tag
 
 # Given with an empty value, these are a 400 rather than silently no filter.
@@ -30,6 +31,7 @@ NON_EMPTY_FILTERS = [
     "completed_before",
     "completed_after",
     "ordering",
+    "parent",
 ]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
 ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at"]
@@ -89,6 +91,42 @@ class AllTagsFilter(filters.Filter):
 
     def filter(self, qs: TaskQuerySet, value: list[str]) -> TaskQuerySet:
         return qs.tagged(value)
+
+
+# ?parent= as the schema states it (tasks/schema.py): a task id in plain digits, or none.
+PARENT_PATTERN = r"^(none|[1-9][0-9]*)$"
+
+
+class ParentParameterField(forms.Field):
+    """``?parent=``: a task id in plain digits, or ``none`` for the top level."""
+
+    default_error_messages = {
+        "invalid": "Give the id of a task (plain digits) to list its subtasks, or none to list top-level tasks."
+    }
+
+    def to_python(self, value: Any) -> int | str | None:
+        if value in (None, "", "none"):
+            return value or None
+        # Checked as text: int() would also take " 7", "+7" and "٧", and choke on 5,000 digits.
+        count = parse_count(value)
+        if count is None or count < 1 or value.startswith("0"):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return count
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ParentFilter(filters.Filter):
+    """The direct subtasks of one task (live ones; the trash's with ?deleted=true), or the top-level tasks."""
+
+    field_class = ParentParameterField
+
+    def filter(self, qs: TaskQuerySet, value: int | str | None) -> TaskQuerySet:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(parent__isnull=True)
+        # parse_count() caps an id past the column's range at its largest value, which names no task.
+        return qs.filter(parent_id=value)
 
 
 class UTCDateTimeField(IsoDateTimeField):
@@ -198,6 +236,7 @@ class TaskFilter(filters.FilterSet):
         "open tasks never match.",
     )
     tag = AllTagsFilter()
+    parent = ParentFilter()
     ordering = TaskOrderingFilter(
         fields=ORDERING_FIELDS,
         error_messages=invalid_choice(ORDERING_FIELDS, suffix=", each optionally prefixed with - for descending"),

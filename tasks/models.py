@@ -139,6 +139,10 @@ def _with_derived_columns(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+# Columns only the database's triggers write: a save of a whole task leaves them as they are.
+DATABASE_OWNED = {"subtasks_open", "subtasks_total"}
+
+
 class Task(models.Model):
     user_id = models.CharField(max_length=USER_ID_MAX_LENGTH)
     title = models.CharField(max_length=200)
@@ -159,6 +163,15 @@ class Task(models.Model):
     # The task's place in its owner's change feed, set by the database on every INSERT and UPDATE (triggers in
     # migration 0007, so that no write path can skip it): the owner's TaskChangeCounter, bumped under its lock.
     change_seq = models.BigIntegerField(db_default=0, editable=False)
+    # A subtask's parent: null, or a live task of the same user (tasks/tree.py holds the rules, services.py keeps
+    # them). No ON DELETE: a purge detaches a purged task's subtasks first (services._purge).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="subtasks", db_index=False
+    )
+    # The live direct subtasks, open and all, kept by the database (triggers in migration 0008) on every write of a
+    # subtask, whatever its path; the same triggers bump the parent's version, since its representation changed.
+    subtasks_open = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    subtasks_total = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -199,6 +212,8 @@ class Task(models.Model):
             models.Index(fields=["user_id", "change_seq"], name="task_user_change_seq_idx"),
             # The purge's search for tasks deleted long enough ago, among the few deleted ones.
             models.Index(fields=["deleted_at"], name="task_deleted_idx", condition=Q(deleted_at__isnull=False)),
+            # A task's subtasks: its live ones (deleted_at null) or those deleted with it (the same deleted_at).
+            models.Index(fields=["parent", "deleted_at"], name="task_parent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -207,6 +222,13 @@ class Task(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.tag_keys = tag_keys(self.tags)
         updating = not self._state.adding
+        if updating and kwargs.get("update_fields") is None:
+            # Never the subtask counts this copy holds, which may be older than the row's: the triggers own them.
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in DATABASE_OWNED
+            ]
         update_fields = kwargs.get("update_fields")
         completing = update_fields is None or "completed" in update_fields
         if updating:

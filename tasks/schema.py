@@ -31,7 +31,7 @@ from .batch import REF_MAX_LENGTH, BatchSerializer
 from .changes import CursorExpired
 from .conditional import IF_MATCH_PATTERN
 from .datetimes import DATE_TIME_PATTERN
-from .filters import NON_EMPTY_FILTERS, TaskFilter
+from .filters import NON_EMPTY_FILTERS, PARENT_PATTERN, TaskFilter
 from .models import Priority
 from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskSerializer
 from .tags import MAX_TAG_LENGTH
@@ -125,6 +125,9 @@ _TASK = {
     "due_date": None,
     "completed_at": None,
     "deleted_at": None,
+    "parent_id": None,
+    "subtasks_open": 0,
+    "subtasks_total": 0,
 }
 BATCH_RESULTS_EXAMPLE = {
     "results": [
@@ -268,6 +271,11 @@ LIST_FILTERS = [
         description=_ORDERING.extra["help_text"],
     ),
     OpenApiParameter(
+        "parent",
+        {"type": "string", "pattern": PARENT_PATTERN},
+        description="A task's id: only its direct subtasks. `none`: only top-level tasks.",
+    ),
+    OpenApiParameter(
         "tag",
         {
             "type": "array",
@@ -366,6 +374,7 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         "search": ["null_characters_not_allowed", "search_too_long", "too_many_words"],
         "limit": ["invalid"],
     }
+    list_codes["parent"].append("invalid")
     list_codes["offset"] = ["invalid"]
     for name, codes in list_codes.items():
         viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
@@ -377,6 +386,9 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     viewset = extend_validation_errors(["invalid", "null", "out_of_range"], field_name="due_date", actions=writes)(
         viewset
     )
+    # tasks/tree.py: the parent's rules, checked by the services.
+    parent_codes = ["invalid", "does_not_exist", "cycle", "too_deep", "too_many_subtasks"]
+    viewset = extend_validation_errors(parent_codes, field_name="parent_id", actions=writes)(viewset)
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
     preconditioned = ["update", "partial_update", "destroy", "complete", "restore"]
     viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)
@@ -418,7 +430,10 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         create=extend_schema(
             operation_id="tasks_create",
             summary="Create a task",
-            description="The task belongs to the token's user; `id`, `user_id` and timestamps sent are ignored.",
+            description="The task belongs to the token's user; `id`, `user_id`, timestamps and counts sent are "
+            "ignored. With `parent_id`, it is a subtask of that task (one of the user's live tasks, within "
+            f"{settings.API_MAX_TASK_DEPTH} levels and {settings.API_MAX_TASK_TREE_SIZE} tasks a tree); the parent's "
+            "counts and version change with it.",
             parameters=[
                 OpenApiParameter(
                     "Location",
@@ -439,19 +454,22 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         update=extend_schema(
             operation_id="tasks_update",
             summary="Replace a task",
-            description="`title` is required; the fields left out return to their defaults.",
+            description="`title` is required; the fields left out return to their defaults (`parent_id` to null: "
+            "the top level). Setting `completed` to true completes the task's open subtasks too.",
             parameters=[TASK_ID, IF_MATCH, ETAG],
         ),
         partial_update=extend_schema(
             operation_id="tasks_partial_update",
             summary="Change some of a task's fields",
-            description="Only the fields sent change.",
+            description="Only the fields sent change. A `parent_id` moves the task, with its subtasks, under that task "
+            "(or, null, to the top level); completing it completes its open subtasks too.",
             parameters=[TASK_ID, IF_MATCH, ETAG],
         ),
         destroy=extend_schema(
             operation_id="tasks_destroy",
             summary="Delete a task",
-            description="The task is soft-deleted: it disappears from the API.",
+            description="The task is soft-deleted, with its live subtasks at every level: they disappear from the API "
+            "(into the trash, `?deleted=true`) at the same instant.",
             parameters=[TASK_ID, IF_MATCH],
             # Declared, where drf-spectacular would write a bare 204, so that it carries its headers (a replay's).
             responses={204: OpenApiResponse(description="Deleted: no body.")},
@@ -460,7 +478,8 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             methods=["PATCH"],
             operation_id="tasks_complete",
             summary="Complete or reopen a task",
-            description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it.',
+            description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it. Completing '
+            "a task completes its open subtasks at every level; reopening it reopens none of them.",
             parameters=[TASK_ID, IF_MATCH, ETAG],
             request=TaskCompletionSerializer,
             responses={200: TaskSerializer},
@@ -468,8 +487,10 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         restore=extend_schema(
             operation_id="tasks_restore",
             summary="Restore a deleted task",
-            description="Takes the task out of the trash (`?deleted=true`): it is live again, as it was when deleted. "
-            "A task that is not in the trash (a live one, or one purged) is a 404.",
+            description="Takes the task out of the trash (`?deleted=true`) with the subtasks deleted with it: they are "
+            "live again, as they were when deleted. It goes back under its parent if that task is live and the nesting "
+            "rules still allow it there, else to the top level (`parent_id` null). A task that is not in the trash (a "
+            "live one, or one purged) is a 404.",
             parameters=[DELETED_TASK_ID, IF_MATCH, ETAG],
             request=None,
             responses={200: TaskSerializer},

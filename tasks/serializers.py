@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -98,6 +99,36 @@ class DueDateField(serializers.DateTimeField):
         return moment
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": 1,
+        "nullable": True,
+        "description": "The id of the task this one is a subtask of, one of the user's live tasks; null for a "
+        f"top-level task. Tasks nest at most {settings.API_MAX_TASK_DEPTH} levels deep, a top-level task and its "
+        f"subtasks at every level are at most {settings.API_MAX_TASK_TREE_SIZE} tasks, and no task is its own "
+        "subtask: a parent_id breaking a rule, or not one of the user's live tasks, is a 400 naming it.",
+    }
+)
+class ParentIdField(serializers.Field):
+    """A task id (a JSON integer from 1), or null. Whether it names a task that can be the parent is the services'
+    to say, under the owner's lock (tasks/tree.py)."""
+
+    default_error_messages = {"invalid": "A task id (an integer from 1), or null for a top-level task."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        # Any size: an id past the column's range names no task, a 400 like any other such id.
+        if isinstance(data, int) and not isinstance(data, bool) and data >= 1:
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value: int | None) -> int | None:
+        return value
+
+
 class PriorityField(serializers.ChoiceField):
     """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
 
@@ -129,7 +160,13 @@ class PriorityField(serializers.ChoiceField):
                 "priority": "high",
                 "due_date": "2026-12-01T09:30:00+02:00",
                 "tags": ["errands", "home"],
+                "parent_id": None,
             },
+        ),
+        OpenApiExample(
+            "A subtask",
+            request_only=True,
+            value={"title": "Compare prices", "parent_id": 42},
         ),
         OpenApiExample(
             "A task",
@@ -147,6 +184,9 @@ class PriorityField(serializers.ChoiceField):
                 "updated_at": "2026-11-20T18:02:11.532906Z",
                 "completed_at": None,
                 "deleted_at": None,
+                "parent_id": None,
+                "subtasks_open": 0,
+                "subtasks_total": 0,
                 "version": 1,
             },
         ),
@@ -160,6 +200,7 @@ class TaskSerializer(serializers.ModelSerializer):
     priority = PriorityField(default=Priority.MEDIUM.label)
     due_date = DueDateField(allow_null=True, default=None)
     tags = TagsField(default=list)
+    parent_id = ParentIdField(default=None)
 
     class Meta:
         model = Task
@@ -177,15 +218,33 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "deleted_at",
+            "parent_id",
+            "subtasks_open",
+            "subtasks_total",
             "version",
         )
         # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
         # Both are null when they do not apply, so every task has the same fields.
-        read_only_fields = ["id", "user_id", "created_at", "updated_at", "completed_at", "deleted_at", "version"]
+        read_only_fields = [
+            "id",
+            "user_id",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "deleted_at",
+            "subtasks_open",
+            "subtasks_total",
+            "version",
+        ]
         # The version is in the representation so that a client that learned of a task from a list or the change
         # feed can build its If-Match without reading the task again.
         extra_kwargs = {
-            "version": {"help_text": 'Bumped by every write; the task\'s ETag is "<id>-<version>".'},
+            "version": {
+                "help_text": "Bumped by every write; the task's ETag is \"<id>-<version>\". A parent's is bumped too "
+                "whenever its subtask counts change."
+            },
+            "subtasks_open": {"help_text": "How many of its live direct subtasks are not completed."},
+            "subtasks_total": {"help_text": "How many live direct subtasks it has (deleted ones are not counted)."},
         }
 
     def to_representation(self, task: Task) -> dict[str, Any]:
@@ -211,6 +270,9 @@ class TaskSerializer(serializers.ModelSerializer):
             updated_at,
             completed_at,
             deleted_at,
+            parent_id,
+            subtasks_open,
+            subtasks_total,
             version,
         ) = row
         return {
@@ -226,6 +288,9 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at": utc_iso(updated_at),
             "completed_at": utc_iso(completed_at),
             "deleted_at": utc_iso(deleted_at),
+            "parent_id": parent_id,
+            "subtasks_open": subtasks_open,
+            "subtasks_total": subtasks_total,
             "version": version,
         }
 
@@ -292,6 +357,9 @@ class TombstoneSerializer(serializers.Serializer):
                         "updated_at": "2026-11-21T08:15:40.100200Z",
                         "completed_at": "2026-11-21T08:15:40.100200Z",
                         "deleted_at": None,
+                        "parent_id": None,
+                        "subtasks_open": 0,
+                        "subtasks_total": 0,
                         "version": 2,
                     }
                 ],

@@ -4,6 +4,11 @@ Each is one transaction around one statement: an INSERT, or an UPDATE … RETURN
 precondition (If-Match), so a check and the write it guards see the same row. The transaction is what takes
 a write back when the row it returns cannot be read. Each write bumps the task's version (tasks/models.py sees
 to it).
+
+Subtasks add to that, in the same transaction: a write that places a task under a parent (a create or an update with
+a parent_id, a restore) first locks its owner and checks the tree's rules (tasks/tree.py); deleting a task deletes
+its live subtasks with it, restoring it restores them, completing it completes them. A parent's counts and version
+follow by themselves (the triggers of migration 0008), whichever of these wrote its subtasks.
 """
 
 from __future__ import annotations
@@ -12,30 +17,63 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Case, F, Max, Value, When
 from django.db.models.functions import Greatest
 from django.http import Http404
 from django.utils import timezone
 
 from common.errors import PreconditionFailed
 
+from . import tree
 from .conditional import IfMatch
 from .models import Task, TaskChangeCounter, TaskQuerySet
 
 
 @transaction.atomic
 def task_create(*, user_id: str, **fields: Any) -> Task:
+    """A new task; under ``parent_id`` when given, if the rules allow it there (else ``tree.InvalidParent``)."""
+    parent_id = fields.get("parent_id")
+    if parent_id is not None:
+        _check(parent_problem(user_id=user_id, parent_id=parent_id))
     return Task.objects.create(user_id=user_id, **fields)
 
 
 @transaction.atomic
 def task_update(*, tasks: TaskQuerySet, if_match: IfMatch | None = None, **changes: Any) -> Task:
     """Write ``changes`` (and only them: a concurrent change of another field stays) to the one task ``tasks``
-    names, and return it as stored; ``Http404`` when there is none."""
+    names, and return it as stored; ``Http404`` when there is none.
+
+    Every change of a task's parent comes here: a ``parent_id`` of a task is checked first (``tree.InvalidParent``),
+    under its owner's lock; null (the top level) is always allowed.
+    """
+    if changes.get("parent_id") is not None:
+        _place(tasks if if_match is None else if_match.filter(tasks), changes["parent_id"])
     changed = _update(tasks, if_match, **changes)
     if not changed:
         raise Http404
     return changed[0]
+
+
+def parent_problem(*, user_id: str, parent_id: int, task_id: int | None = None) -> tree.InvalidParent | None:
+    """Why the task ``task_id`` (with its live subtasks), or a new task of ``user_id``, cannot go under
+    ``parent_id``; None when it can. Locks the owner until the transaction ends, so that the answer holds until the
+    write it is for (the admin's form asks before its save, as the services do before theirs)."""
+    tree.lock_owners([user_id])
+    placed = tree.NEW_TASK if task_id is None else tree.subtree(task_id)
+    return tree.placement_problem(user_id=user_id, parent_id=parent_id, placed=placed, moving=task_id)
+
+
+def _place(tasks: TaskQuerySet, parent_id: int) -> None:
+    """Check that the task ``tasks`` names may move under ``parent_id``. No task to move: nothing to check (the write
+    finds none either)."""
+    found = tasks.values_list("pk", "user_id").first()
+    if found is not None:
+        _check(parent_problem(user_id=found[1], parent_id=parent_id, task_id=found[0]))
+
+
+def _check(problem: tree.InvalidParent | None) -> None:
+    if problem is not None:
+        raise problem
 
 
 def task_soft_delete(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> Task:
@@ -53,13 +91,42 @@ def task_set_completed(*, tasks: TaskQuerySet, completed: bool | None, if_match:
 @transaction.atomic
 def tasks_soft_delete(*, tasks: TaskQuerySet) -> list[Task]:
     """``task_soft_delete`` for many live tasks at once; returns them with ``deleted_at`` set."""
-    return tasks.live().update_returning(deleted_at=timezone.now())
+    now = timezone.now()
+    return _cascade(tasks.live().update_returning(deleted_at=now), deleted_at=now)
 
 
 @transaction.atomic
 def tasks_restore(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> list[Task]:
-    """Bring soft-deleted tasks back to their owners; returns them with ``deleted_at`` cleared."""
-    return _update(tasks.deleted(), if_match, deleted_at=None)
+    """Bring soft-deleted tasks back to their owners, each with the subtasks deleted with it (the same deleted_at);
+    returns them with ``deleted_at`` cleared.
+
+    A task goes back under its parent when the parent is live and the tree's rules allow it there; otherwise (its
+    parent deleted or purged since, or the tree grown too deep or too large meanwhile) to the top level. A restore
+    never fails for its parent's sake.
+    """
+    tasks = tasks.deleted()
+    chosen = tasks if if_match is None else if_match.filter(tasks)
+    tree.lock_owners(chosen.values("user_id"))
+    found = list(chosen.values_list("pk", "user_id", "parent_id", "deleted_at"))
+    if not found:
+        if if_match is not None and tasks.exists():
+            raise PreconditionFailed()
+        return []
+    subtrees = {pk: tree.subtree(pk, deleted_at=deleted_at) for pk, _, _, deleted_at in found}
+    restored = {id_ for placed in subtrees.values() for id_ in placed.ids}
+    top_level = [
+        pk
+        for pk, user_id, parent_id, _ in found
+        # A parent restored alongside (support selected both) is not checked: it was their parent when deleted.
+        if parent_id is not None
+        and parent_id not in restored
+        and tree.placement_problem(user_id=user_id, parent_id=parent_id, placed=subtrees[pk], moving=None)
+    ]
+    named = [pk for pk, *_ in found]
+    # The subtasks first, so that the tasks' own rows, read back by the last statement, hold their counts as they end.
+    Task.objects.filter(pk__in=restored.difference(named)).update(deleted_at=None)
+    parent = Case(When(pk__in=top_level, then=Value(None)), default=F("parent_id")) if top_level else F("parent_id")
+    return Task.objects.filter(pk__in=named).update_returning(deleted_at=None, parent_id=parent)
 
 
 def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> list[Task]:
@@ -68,7 +135,39 @@ def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> li
     changed = (tasks if if_match is None else if_match.filter(tasks)).update_returning(**changes)
     if not changed and if_match is not None and tasks.exists():
         raise PreconditionFailed()
-    return changed
+    return _cascade(changed, **changes)
+
+
+def _cascade(changed: list[Task], **changes: Any) -> list[Task]:
+    """What writing ``changes`` to tasks does to their subtasks at every level, in the same transaction, and the
+    tasks as they are after it (their counts changed with their subtasks).
+
+    Deleting a task deletes its live subtasks with it, stamped with its very deleted_at (which is how a restore knows
+    them); completing a task completes its open ones. Reopening a task reopens none. A task without live subtasks
+    (``subtasks_total`` 0, the common case) costs nothing more. The subtasks are one UPDATE, of at most a tree's
+    size (API_MAX_TASK_TREE_SIZE), whose triggers give each of them and each parent a new version and change number.
+    """
+    if changes.get("deleted_at") is not None:
+        parents = [task.pk for task in changed if task.subtasks_total]
+        cascade = {"deleted_at": changes["deleted_at"]}
+    elif "completed" in changes:
+        parents = [task.pk for task in changed if task.subtasks_total and _became_completed(task)]
+        cascade = {"completed": True}
+    else:
+        return changed
+    # Only the subtasks the change would change (a completed one is left as it is, completed_at and all).
+    below = Task.objects.filter(pk__in=tree.descendants(parents)).exclude(**cascade)
+    if not parents or not below.update(**cascade):
+        return changed
+    stored = Task.objects.in_bulk([task.pk for task in changed])
+    return [stored[task.pk] for task in changed]
+
+
+def _became_completed(task: Task) -> bool:
+    """Whether this write completed the task, rather than found it completed (a PUT of a completed task's title,
+    which must not complete the subtasks reopened since). Only a write that completes a task sets completed_at, and
+    to the time it sets updated_at (TaskQuerySet)."""
+    return task.completed and task.completed_at == task.updated_at
 
 
 @transaction.atomic
@@ -79,7 +178,8 @@ def tasks_purge(*, tasks: TaskQuerySet) -> int:
     records the newest number purged, and a change feed cursor from before it, which may have missed the
     deletion, gets a 410 that makes its client start over (tasks/changes.py).
     """
-    tasks.live().update(deleted_at=timezone.now())
+    now = timezone.now()
+    _cascade(tasks.live().update_returning(deleted_at=now), deleted_at=now)
     return _purge(tasks)
 
 
@@ -105,6 +205,9 @@ def _purge(tasks: TaskQuerySet) -> int:
     # Each owner's counter records the newest change purged, below which a change feed cursor may have missed a
     # tombstone (tasks/changes.py answers it 410).
     newest = list(tasks.order_by().values("user_id").annotate(seq=Max("change_seq")).values_list("user_id", "seq"))
+    # A purged task's subtasks still here are in the trash (deleted with it or before): to the top level, where a
+    # restore would put them anyway.
+    Task.objects.filter(parent__in=tasks).exclude(pk__in=tasks).update(parent=None)
     deleted = tasks.delete()[0]
     for user_id, seq in sorted(newest):  # in one order, so that two purges cannot deadlock on the counters
         TaskChangeCounter.objects.filter(pk=user_id).update(purged_seq=Greatest(F("purged_seq"), seq))

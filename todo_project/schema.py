@@ -22,6 +22,7 @@ from common.schema import IdempotencyKeyAutoSchema
 from tasks.batch import REF_SCHEMA_PATTERN, TASK_REF_PATTERN
 from tasks.conditional import IF_MATCH_PATTERN
 from tasks.datetimes import DATE_TIME_PATTERN
+from tasks.filters import PARENT_PATTERN
 from tasks.permissions import IsOwner
 from tasks.text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
@@ -82,6 +83,7 @@ MACHINE_ONLY_PATTERNS = {
     KEY_PATTERN,
     REF_SCHEMA_PATTERN,
     TASK_REF_PATTERN,
+    PARENT_PATTERN,
 }
 
 

@@ -255,6 +255,11 @@ IDEMPOTENCY_KEY_WAIT_MS = _limit("IDEMPOTENCY_KEY_WAIT_MS", 1000)
 # Operations in one POST …/tasks/batch/: each is a write, charged to the user's rate like a request of its own.
 API_MAX_BATCH_OPERATIONS = _limit("API_MAX_BATCH_OPERATIONS", 100)
 
+# Subtasks (tasks/tree.py): how many levels tasks nest (a top-level task is level 1), and how many live tasks one tree
+# holds (a top-level task and its subtasks at every level), which bounds what deleting or completing one task writes.
+API_MAX_TASK_DEPTH = _limit("API_MAX_TASK_DEPTH", 4)
+API_MAX_TASK_TREE_SIZE = _limit("API_MAX_TASK_TREE_SIZE", 1000)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

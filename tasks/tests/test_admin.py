@@ -118,6 +118,8 @@ def test_list_shows_the_support_columns_and_links_id_and_title(support: Client, 
         "priority",
         "due",
         "tag_list",
+        "parent_link",
+        "subtasks",
         "created",
         "deleted",
     ]
@@ -201,9 +203,10 @@ def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_
         "priority",
         "due_date",
         "tags",
+        "parent",
         "rendered_version",
     }
-    assert set(adminform.readonly_fields) == {"user_id", "created", "updated", "completed_time", "deleted"}
+    assert set(adminform.readonly_fields) == {"user_id", "created", "updated", "completed_time", "deleted", "subtasks"}
 
 
 def test_support_can_fix_a_task_and_the_change_is_logged(

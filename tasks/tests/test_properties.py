@@ -45,9 +45,9 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4),
     max_leaves=10,
 )
-FIELDS = ["title", "description", "completed", "priority", "due_date", "tags"]
+FIELDS = ["title", "description", "completed", "priority", "due_date", "tags", "parent_id"]
 # Read-only and unknown fields are ignored whatever they hold.
-IGNORED = ["id", "user_id", "created_at", "updated_at", "deleted_at", "owner", ""]
+IGNORED = ["id", "user_id", "created_at", "updated_at", "deleted_at", "subtasks_open", "subtasks_total", "owner", ""]
 VALID = {"title": "A task", "description": "", "completed": False, "priority": "low", "due_date": None, "tags": []}
 
 
@@ -150,7 +150,9 @@ date_times = st.builds(
 query_text = st.text(st.characters(exclude_categories=["Cs"]))
 # Words the parameters know, and near misses, so that examples reach past the first check.
 WORDS = ["true", "false", "low", "high", "URGENT", "-title", "title,-priority", "password", "0", "-1", "201", "9" * 30]
-PARAMETERS = ["completed", "priority", "search", "tag", "due_before", "due_after", "ordering", "limit", "offset"]
+PARAMETERS = [
+    *("completed", "priority", "search", "tag", "due_before", "due_after", "ordering", "limit", "offset", "parent"),
+]
 
 
 @PROPERTY

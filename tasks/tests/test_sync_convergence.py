@@ -95,8 +95,9 @@ class Device:
     trash: set[int] = field(default_factory=set)
     cursor: str | None = None
     queue: list[Edit] = field(default_factory=list)
-    # The task each of its offline creates became.
+    # The task each of its offline creates became, and the creates refused (their parent gone meanwhile).
     created: dict[str, int] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
     names: int = 0
 
     @property
@@ -122,7 +123,16 @@ class Device:
         if status in STALE and edit.op != "create":
             event(f"stale {edit.op}: {status}")
             return  # dropped
+        if misplaced(status, body, edit):
+            event(f"{edit.op} under a parent refused: {body['errors'][0]['code']}")
+            if edit.op == "create":
+                self.refused.add(edit.target)  # type: ignore[arg-type]
+            return  # dropped too: the parent is gone, or the tasks moved meanwhile
+        if status == 424 and self.depends_on_refused(edit):
+            return  # in the same batch as the refused create it names
         assert status == SUCCESS[edit.op], (edit, status, body)
+        if (edit.data or {}).get("parent_id") is not None:
+            event(f"{edit.op} under a task")
         if edit.op == "delete":
             self.forget(self.resolve(edit.target))
             return
@@ -131,11 +141,25 @@ class Device:
             assert isinstance(edit.target, str)
             self.created[edit.target] = body["id"]
 
+    def depends_on_refused(self, edit: Edit) -> bool:
+        """The edit names a task its create never made, as its target or its parent: dropped, as the create was."""
+        return bool({edit.target, (edit.data or {}).get("parent_id")} & self.refused)
+
+    def body(self, edit: Edit, in_batch: set[str] | None = None) -> dict[str, Any] | None:
+        """The edit's body as sent: a parent it created offline named by its ref in the batch that creates it, else by
+        the id it became."""
+        parent = (edit.data or {}).get("parent_id")
+        if not isinstance(parent, str):
+            return edit.data
+        return {**edit.data, "parent_id": f"$ref:{parent}" if parent in (in_batch or ()) else self.resolve(parent)}  # type: ignore[dict-item]
+
     def resolve(self, target: int | str | None) -> int:
         return self.created[target] if isinstance(target, str) else target  # type: ignore[return-value]
 
     def sync(self, limit: int) -> None:
-        """Follow the feed's cursors until it has nothing more."""
+        """Follow the feed's cursors until it has nothing more. A sync from nothing replaces what the device held (its
+        answers to writes it sent before it ever synced): tasks deleted since are in no answer of it."""
+        fresh, sent = self.cursor is None, set()
         while True:
             response = self.client.get(
                 f"{self.base}changes/", {**({"since": self.cursor} if self.cursor else {}), "limit": limit}
@@ -147,11 +171,22 @@ class Device:
                 # Kept only if it is what the device holds already, by an answer that gave its ETag.
                 same = self.tasks.get(task["id"]) == task
                 self.hold(task, self.etags.get(task["id"]) if same else None)
+                sent.add(task["id"])
             for tombstone in answer["deleted"]:
                 self.forget(tombstone["id"])
             self.cursor = answer["cursor"]
             if not answer["has_more"]:
+                for task_id in set(self.tasks) - sent if fresh else ():
+                    self.forget(task_id)
                 return
+
+
+def misplaced(status: int, body: Any, edit: Edit) -> bool:
+    """A move the tree's rules refused (tasks/tree.py): its parent deleted, or other moves since made it a cycle or too
+    deep. Only a move's parent_id can be refused so."""
+    if status != 400 or "parent_id" not in (edit.data or {}):
+        return False
+    return all(error["attr"].endswith("parent_id") for error in body["errors"])
 
 
 def attempt(data: st.DataObject, send: Any) -> Any:
@@ -174,6 +209,8 @@ def body_of(response: Any) -> Any:
 
 
 def send_one(data: st.DataObject, device: Device, edit: Edit) -> None:
+    if device.depends_on_refused(edit):
+        return
     if edit.op == "create":
         response = attempt(
             data, lambda: device.client.post(device.base, edit.data, format="json", HTTP_IDEMPOTENCY_KEY=edit.key)
@@ -184,7 +221,7 @@ def send_one(data: st.DataObject, device: Device, edit: Edit) -> None:
         headers = {"HTTP_IDEMPOTENCY_KEY": edit.key, **({"HTTP_IF_MATCH": edit.if_match} if edit.if_match else {})}
         response = attempt(
             data,
-            lambda: device.client.generic(method, url, *json_body(edit.data), **headers),  # type: ignore[arg-type]
+            lambda: device.client.generic(method, url, *json_body(device.body(edit)), **headers),  # type: ignore[arg-type]
         )
     device.apply(edit, response.status_code, body_of(response), response.headers.get("ETag"))
 
@@ -202,7 +239,7 @@ def operation(device: Device, edit: Edit, in_batch: set[str]) -> dict[str, Any]:
     else:
         op["id"] = device.resolve(edit.target)
     if edit.data is not None:
-        op["data"] = edit.data
+        op["data"] = device.body(edit, in_batch)
     if edit.if_match is not None:
         op["if_match"] = edit.if_match
     return op
@@ -211,7 +248,7 @@ def operation(device: Device, edit: Edit, in_batch: set[str]) -> dict[str, Any]:
 def send_batch(data: st.DataObject, device: Device, edits: list[Edit], atomic: bool) -> None:
     """The edits as one batch with one key. An atomic batch that fails on a stale edit changed nothing: the
     device drops that edit and sends the rest, a new request with a new key."""
-    while edits:
+    while edits := [edit for edit in edits if not device.depends_on_refused(edit)]:
         in_batch = {edit.target for edit in edits if edit.op == "create"}
         body = {"operations": [operation(device, edit, in_batch) for edit in edits], "atomic": atomic}  # type: ignore[arg-type]
         key = new_key()
@@ -221,10 +258,12 @@ def send_batch(data: st.DataObject, device: Device, edits: list[Edit], atomic: b
                 f"{device.base}batch/", body, format="json", HTTP_IDEMPOTENCY_KEY=key
             ),
         )
-        if response.status_code in STALE and atomic:
+        if atomic and response.status_code in {*STALE, 400}:
             [error] = response.json()["errors"]
             index = int(error["attr"].split(".")[1])
-            assert edits[index].op != "create", response.content
+            if response.status_code == 400 or edits[index].op == "create":
+                assert misplaced(400, response.json(), edits[index]), response.content
+                device.apply(edits[index], 400, response.json(), None)
             del edits[index]
             continue
         assert response.status_code == 200, response.content
@@ -250,18 +289,28 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
     """An edit of what the device holds (or has created offline), with If-Match of what it holds when it knows."""
     pending = [edit.target for edit in device.queue if edit.op == "create"]
     targets: list[int | str] = [*sorted(device.tasks), *pending]
-    ops = ["create", *(["update", "partial_update", "complete", "delete"] if targets else [])]
+    ops = ["create", *(["update", "partial_update", "complete", "delete", "move", "move"] if targets else [])]
     ops += ["restore"] if device.trash else []
     op = data.draw(st.sampled_from(ops), label="edit")
     edit = Edit(op=op, key=new_key())
     if op == "create":
         device.names += 1
         edit.target, edit.data = f"new{device.names}", data.draw(creations, label="new task")
+        if device.tasks and data.draw(st.booleans(), label="subtask"):
+            parent = data.draw(st.sampled_from(sorted(device.tasks, reverse=True)), label="parent")
+            edit.data = {**edit.data, "parent_id": parent}
         return edit
     if op == "restore":
         edit.target = data.draw(st.sampled_from(sorted(device.trash)), label="restore")
         return edit
     edit.target = data.draw(st.sampled_from(targets), label="task")
+    if op == "move":
+        # Under a task it holds or created offline, or to the top level: a partial update of parent_id alone.
+        edit.op = "partial_update"
+        others = [target for target in reversed(targets) if target != edit.target]  # the newest first
+        parent = data.draw(st.sampled_from([*others, None]), label="parent")
+        edit.data = {"parent_id": parent}
+        return edit
     edit.data = {
         "update": lambda: data.draw(full_bodies, label="put"),
         "partial_update": lambda: data.draw(partial_bodies, label="patch"),

@@ -126,6 +126,8 @@ WITHIN_LIMITS = [
     query(search=EVERYTHING, tag=TAGS[:2], completed="false", **DUE_RANGE, limit="200", ordering="-due_date,title"),
     query(search=NOTHING, tag=TAGS, priority="low", limit="200", offset=HUGE_OFFSET, ordering="updated_at"),
     query(search=METACHARACTERS[:100], tag=TAGS[:5], completed="true", limit="200", ordering="-priority,due_date"),
+    query(parent="none", limit="200", offset=DEEP, ordering="-due_date"),
+    query(parent="1", search=NOTHING, limit="200"),
 ]
 
 
@@ -225,3 +227,56 @@ def test_with_the_limits_lifted_the_statement_timeout_still_ends_a_search_in_tim
         assert response.json()["errors"][0]["detail"].startswith("The request took longer than the database's")
         assert elapsed < 1 + 2
         assert seeded.running_queries() == []
+
+
+# A tree as large as one may be (API_MAX_TASK_TREE_SIZE, 1000): a top-level task, 9 subtasks, 110 under each.
+TREE_USER = f"tree-{uuid.uuid4().hex[:8]}"
+_TASK_COLUMNS = "user_id, title, description, completed, priority, tags, tag_keys, created_at, updated_at, parent_id"
+
+
+def full_tree(database: str) -> int:
+    """The top-level task's id, its tree written by SQL (the triggers count the subtasks as the API's writes would)."""
+    with psycopg.connect(database, autocommit=True) as connection:
+        values = "%s, %s, '', false, 2, '[]', '', now(), now()"
+        root = connection.execute(
+            f"INSERT INTO tasks_task ({_TASK_COLUMNS}) VALUES ({values}, NULL) RETURNING id", [TREE_USER, "top"]
+        ).fetchone()[0]
+        children = connection.execute(
+            f"INSERT INTO tasks_task ({_TASK_COLUMNS}) SELECT {values}, %s FROM generate_series(1, 9) RETURNING id",
+            [TREE_USER, "child", root],
+        ).fetchall()
+        connection.execute(
+            f"INSERT INTO tasks_task ({_TASK_COLUMNS}) SELECT {values}, c FROM unnest(%s::bigint[]) AS c, "
+            "generate_series(1, 110)",
+            [TREE_USER, "grandchild", [child for (child,) in children]],
+        )
+        return root
+
+
+def test_deleting_completing_and_restoring_the_largest_tree_answer_within_a_second(
+    seeded: Seeded, record_property: pytest.RecordProperty
+) -> None:
+    root = full_tree(seeded.database)
+    base = f"/api/{TREE_USER}/tasks/"
+    probes = [
+        ("PATCH", f"{base}{root}/complete/", None, 200),  # 999 subtasks completed, in one statement
+        ("PATCH", f"{base}{root}/complete/", None, 200),  # reopened: none of them
+        ("POST", base, {"title": "one too many", "parent_id": root}, 400),  # its tree counted, up to the bound
+        ("DELETE", f"{base}{root}/", None, 204),  # 1000 tasks to the trash
+        ("POST", f"{base}{root}/restore/", None, 200),  # and back
+        ("GET", f"{base}?parent={root}&limit=200", None, 200),
+    ]
+    answers = []
+    for method, path, payload, status in probes:
+        started = time.monotonic()
+        response = Client(seeded.server, token=mint_token(TREE_USER)).json(method, path, payload)
+        elapsed = time.monotonic() - started
+        assert response.status == status, (method, path, response.body[:300])
+        assert elapsed < BUDGET, (method, path, elapsed)
+        answers.append(response)
+    record_property("cost_probes", len(probes))
+
+    assert answers[0].json()["subtasks_open"] == 0 and answers[4].json()["subtasks_total"] == 9
+    assert answers[2].error_code == "too_many_subtasks"
+    assert len(answers[5].json()["results"]) == 9
+    assert seeded.running_queries() == []

@@ -112,6 +112,10 @@ def query(name: str, parameters: str, status: int = 400, attr: str | None = None
     return Hostile(name, "GET", f"{LIST}?{parameters}", status, attr=attr)
 
 
+# What a parent_id gets that names no task of the caller's, another user's included.
+NO_SUCH_PARENT = (400, "does_not_exist", "parent_id")
+
+
 def body(name: str, payload: bytes, status: int, code: str, attr: str | None = None, **options: Any) -> Hostile:
     return Hostile(
         name, options.pop("method", "POST"), options.pop("path", LIST), status, code, body=payload, attr=attr, **options
@@ -237,6 +241,22 @@ TABLE = [
     body("an object for the due date", b'{"title": "x", "due_date": {"day": 1}}', 400, "invalid", "due_date"),
     body("a string for the tags", b'{"title": "x", "tags": "work"}', 400, "not_a_list", "tags"),
     body("an owner in the body", b'{"completed": true, "user_id": "{victim}"}', 200, None, method="PATCH", path=MINE),
+    # Subtasks: another user's task as a parent is no task at all (the same 400 as an id nobody has).
+    body("a subtask of the victim's task", b'{"title": "x", "parent_id": {victim_task}}', *NO_SUCH_PARENT),
+    body(
+        "a subtask of the victim's deleted task",
+        b'{"title": "x", "parent_id": {victim_deleted_task}}',
+        *NO_SUCH_PARENT,
+    ),
+    body(
+        "my task moved under the victim's",
+        b'{"parent_id": {victim_task}}',
+        *NO_SUCH_PARENT,
+        method="PATCH",
+        path=MINE,
+    ),
+    body("a 30-digit parent id", b'{"title": "x", "parent_id": ' + b"9" * 30 + b"}", *NO_SUCH_PARENT),
+    body("my task under itself", b'{"parent_id": {my_task}}', 400, "cycle", "parent_id", method="PATCH", path=MINE),
     # Ids, paging and filters.
     Hostile("a huge task id", "GET", "/api/{me}/tasks/99999999999999999999999999/", 404, "not_found"),
     Hostile("a negative task id", "GET", "/api/{me}/tasks/-1/", 404, "not_found"),
@@ -298,6 +318,7 @@ class World:
             body = body.replace(b"{victim}", VICTIM.encode())
             body = body.replace(b"{victim_task}", str(self.victim_tasks[0]).encode())
             body = body.replace(b"{victim_deleted_task}", str(self.victim_deleted_task).encode())
+            body = body.replace(b"{my_task}", str(self.my_task).encode())
         return Client(self.server).request(row.method, path, chunks(body) if row.chunked else body, headers)
 
     def victims_tasks(self) -> tuple[list[bytes], list[tuple[Any, ...]]]:

@@ -304,8 +304,9 @@ def parse_rule(text: str) -> Rule:
     for part in written.split(";"):
         name, equals, value = part.partition("=")
         if not equals or not value or not re.fullmatch(r"[A-Z]+", name):
-            shown = part if len(part) <= 40 else part[:40] + "…"
-            raise _invalid(f'A rule is NAME=VALUE parts separated by ";", e.g. FREQ=WEEKLY;BYDAY=MO,WE: not "{shown}".')
+            # The part is shown only when it is short and plain: an answer never carries what it cannot write.
+            shown = f': not "{part}"' if len(part) <= 40 and part.isascii() and part.isprintable() else ""
+            raise _invalid(f'A rule is NAME=VALUE parts separated by ";", e.g. FREQ=WEEKLY;BYDAY=MO,WE{shown}.')
         if name not in NAMES:
             shown = name if len(name) <= 20 else name[:20] + "…"
             raise _invalid(f'"{shown}" is not a part of a rule: use {", ".join(NAMES)}.')

@@ -125,6 +125,9 @@ _TASK = {
     "due_date": None,
     "completed_at": None,
     "deleted_at": None,
+    "recurrence": None,
+    "timezone": "UTC",
+    "completions": 0,
 }
 BATCH_RESULTS_EXAMPLE = {
     "results": [
@@ -220,6 +223,12 @@ LIST_FILTERS = [
         enum=["true", "false"],
         description="Only completed (`true`) or only open (`false`) tasks.",
     ),
+    OpenApiParameter(
+        "recurring",
+        OpenApiTypes.STR,
+        enum=["true", "false"],
+        description="Only recurring tasks (`true`: those with a `recurrence` rule) or only the others (`false`).",
+    ),
     OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.labels, description="Only tasks of this priority."),
     OpenApiParameter(
         "limit",
@@ -245,7 +254,8 @@ LIST_FILTERS = [
             name,
             {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN},
             description=f"Only tasks completed strictly {name.removeprefix('completed_')} this date-time (a year from "
-            "0002 to 9998, as written and in UTC); never open ones.",
+            "0002 to 9998, as written and in UTC), by their last completion (`completed_at`: an open recurring task "
+            "keeps the time its last occurrence was completed); never those without one.",
         )
         for name in ("completed_before", "completed_after")
     ),
@@ -377,6 +387,10 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     viewset = extend_validation_errors(["invalid", "null", "out_of_range"], field_name="due_date", actions=writes)(
         viewset
     )
+    viewset = extend_validation_errors(
+        ["invalid", "max_length", "invalid_rule"], field_name="recurrence", actions=writes
+    )(viewset)
+    viewset = extend_validation_errors(["invalid", "invalid_time_zone"], field_name="timezone", actions=writes)(viewset)
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
     preconditioned = ["update", "partial_update", "destroy", "complete", "restore"]
     viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)

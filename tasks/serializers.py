@@ -12,9 +12,10 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from . import text
+from . import recurrence, text
 from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task
+from .recurrence import DEFAULT_ZONE
 from .tags import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
 
 
@@ -98,6 +99,85 @@ class DueDateField(serializers.DateTimeField):
         return moment
 
 
+RULE_EXAMPLES = {
+    "every day": "FREQ=DAILY",
+    "every weekday": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    "every other week": "FREQ=WEEKLY;INTERVAL=2",
+    "every month on its last Friday": "FREQ=MONTHLY;BYDAY=-1FR",
+    "every day at 09:00 and 17:00, 10 times": "FREQ=DAILY;BYHOUR=9,17;BYMINUTE=0;BYSECOND=0;COUNT=10",
+}
+
+
+RULE_DESCRIPTION = (
+    "An RFC 5545 recurrence rule (an RRULE, without DTSTART), or null for a task that does not recur: "
+    + "; ".join(f"`{rule}` {meaning}" for meaning, rule in RULE_EXAMPLES.items())
+    + f". At most {recurrence.RULE_MAX_LENGTH} characters. FREQ is DAILY, WEEKLY, MONTHLY or YEARLY; then INTERVAL "
+    f"(1 to {recurrence.MAX_INTERVAL}), COUNT (1 to {recurrence.MAX_COUNT}) or UNTIL (in UTC: 20261231T235959Z), "
+    "BYMONTH, BYWEEKNO and BYYEARDAY (yearly rules), BYMONTHDAY (not weekly), BYDAY (with a position such as -1FR "
+    "in monthly and yearly rules), BYHOUR, BYMINUTE, BYSECOND (one), BYSETPOS, WKST. Any order and letter case, "
+    "with or without an RRULE: prefix; stored and returned normalised, as the pattern writes them. The rule is "
+    "expanded in `timezone` from the due date (the time of the request when there is none): its first occurrence "
+    "at or after it becomes the due date, and the parts the rule leaves out (the time of day, the weekday, the day "
+    "of the month) are taken from it. Completing the task moves it to its next occurrence after now; with none "
+    "left, it is completed for good."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "maxLength": recurrence.RULE_MAX_LENGTH,
+        "pattern": recurrence.RULE_PATTERN,
+        "example": RULE_EXAMPLES["every weekday"],
+        "description": RULE_DESCRIPTION,
+    }
+)
+class RecurrenceField(serializers.Field):
+    """A recurrence rule, normalised (tasks/recurrence.py), or null; an error names ``recurrence``."""
+
+    default_error_messages = {
+        "invalid": 'Give the rule as a string, e.g. "FREQ=WEEKLY;BYDAY=MO,WE", or null for a task that does not recur.'
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return recurrence.normalise(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": sorted(recurrence.zone_names()),
+        "example": "Europe/Berlin",
+        "description": "The IANA time zone (e.g. `Europe/Berlin`, `America/New_York`) in which the rule is "
+        'expanded: "every day at 09:00" stays 09:00 there across daylight-saving changes. `UTC` unless given.',
+    }
+)
+class TimeZoneField(serializers.Field):
+    """An IANA zone name, written as the tz database writes it."""
+
+    default_error_messages = {"invalid": 'Give an IANA time zone name as a string, e.g. "Europe/Berlin".'}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return recurrence.check_zone(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
 class PriorityField(serializers.ChoiceField):
     """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
 
@@ -147,7 +227,20 @@ class PriorityField(serializers.ChoiceField):
                 "updated_at": "2026-11-20T18:02:11.532906Z",
                 "completed_at": None,
                 "deleted_at": None,
+                "recurrence": None,
+                "timezone": "UTC",
+                "completions": 0,
                 "version": 1,
+            },
+        ),
+        OpenApiExample(
+            "A recurring task",
+            request_only=True,
+            value={
+                "title": "Team meeting notes",
+                "due_date": "2026-12-04T16:00:00+01:00",
+                "recurrence": "FREQ=MONTHLY;BYDAY=-1FR",
+                "timezone": "Europe/Berlin",
             },
         ),
     ]
@@ -160,6 +253,8 @@ class TaskSerializer(serializers.ModelSerializer):
     priority = PriorityField(default=Priority.MEDIUM.label)
     due_date = DueDateField(allow_null=True, default=None)
     tags = TagsField(default=list)
+    recurrence = RecurrenceField(allow_null=True, default=None)
+    timezone = TimeZoneField(default=DEFAULT_ZONE)
 
     class Meta:
         model = Task
@@ -177,15 +272,32 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "deleted_at",
+            "recurrence",
+            "timezone",
+            "completions",
             "version",
         )
-        # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
-        # Both are null when they do not apply, so every task has the same fields.
-        read_only_fields = ["id", "user_id", "created_at", "updated_at", "completed_at", "deleted_at", "version"]
+        # completed_at follows completed (tasks/models.py) or a recurring task's completions (tasks/services.py);
+        # deleted_at is set by DELETE, cleared by …/restore/. Both are null when they do not apply, so every task
+        # has the same fields.
+        read_only_fields = [
+            "id",
+            "user_id",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "deleted_at",
+            "completions",
+            "version",
+        ]
         # The version is in the representation so that a client that learned of a task from a list or the change
         # feed can build its If-Match without reading the task again.
         extra_kwargs = {
             "version": {"help_text": 'Bumped by every write; the task\'s ETag is "<id>-<version>".'},
+            "completions": {
+                "help_text": "How many times this recurring task was completed: each completion moves it to its "
+                "next occurrence, the last one completes it for good."
+            },
         }
 
     def to_representation(self, task: Task) -> dict[str, Any]:
@@ -211,6 +323,9 @@ class TaskSerializer(serializers.ModelSerializer):
             updated_at,
             completed_at,
             deleted_at,
+            rule,
+            zone,
+            completions,
             version,
         ) = row
         return {
@@ -226,6 +341,9 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at": utc_iso(updated_at),
             "completed_at": utc_iso(completed_at),
             "deleted_at": utc_iso(deleted_at),
+            "recurrence": rule,
+            "timezone": zone,
+            "completions": completions,
             "version": version,
         }
 
@@ -292,6 +410,9 @@ class TombstoneSerializer(serializers.Serializer):
                         "updated_at": "2026-11-21T08:15:40.100200Z",
                         "completed_at": "2026-11-21T08:15:40.100200Z",
                         "deleted_at": None,
+                        "recurrence": None,
+                        "timezone": "UTC",
+                        "completions": 0,
                         "version": 2,
                     }
                 ],

@@ -23,6 +23,7 @@ from tasks.batch import REF_SCHEMA_PATTERN, TASK_REF_PATTERN
 from tasks.conditional import IF_MATCH_PATTERN
 from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.permissions import IsOwner
+from tasks.recurrence import RULE_PATTERN
 from tasks.text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
 # What the API answers, detail for detail (drf-standardized-errors' own examples are DRF's defaults: a 401
@@ -82,6 +83,7 @@ MACHINE_ONLY_PATTERNS = {
     KEY_PATTERN,
     REF_SCHEMA_PATTERN,
     TASK_REF_PATTERN,
+    RULE_PATTERN,
 }
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE
+from tasks import services
 from tasks.conditional import etag_for
 from tasks.models import Task
 
@@ -169,3 +170,37 @@ def test_restore_is_one_update_returning_the_task(alice: APIClient, task: Task, 
         assert alice.post(f"{BASE}{task.id}/restore/", **headers).status_code == 200
 
     assert len(done.work) == 1 and done.work[0].startswith("UPDATE") and "RETURNING" in done.work[0], done.work
+
+
+@pytest.fixture
+def recurring(db: None) -> Task:
+    return services.task_create(user_id=ALICE, title="Water", due_date=timezone.now(), recurrence="FREQ=DAILY")
+
+
+@pytest.mark.parametrize(
+    ("url", "body"), [("complete/", None), ("complete/", {"completed": True}), ("", {"completed": True})]
+)
+def test_completing_a_recurring_task_is_an_update_that_finds_none_then_a_locked_read_and_an_update(
+    alice: APIClient, recurring: Task, url: str, body: dict | None
+) -> None:
+    with statements() as done:
+        assert alice.patch(f"{BASE}{recurring.id}/{url}", body).status_code == 200
+
+    # The one-statement write of a task without a rule finds none; the series is computed from the locked row.
+    assert [sql.split()[0] for sql in done.work] == ["UPDATE", "SELECT", "UPDATE"], done.work
+    assert '"recurrence" IS NULL' in done.work[0] and done.work[1].endswith("FOR UPDATE"), done.work
+
+
+def test_a_change_of_another_field_of_a_recurring_task_is_one_update(alice: APIClient, recurring: Task) -> None:
+    with statements() as done:
+        assert alice.patch(f"{BASE}{recurring.id}/", {"title": "Water the garden", "tags": ["x"]}).status_code == 200
+
+    assert len(done.work) == 1 and done.work[0].startswith("UPDATE") and "RETURNING" in done.work[0], done.work
+
+
+def test_creating_a_recurring_task_is_one_insert(alice: APIClient) -> None:
+    with statements() as done:
+        response = alice.post(BASE, {"title": "Water", "recurrence": "FREQ=DAILY", "timezone": "Europe/Berlin"})
+        assert response.status_code == 201
+
+    assert len(done.work) == 1 and done.work[0].startswith("INSERT"), done.work

@@ -70,6 +70,9 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
         "updated_at",
         "completed_at",
         "deleted_at",
+        "recurrence",
+        "timezone",
+        "completions",
         "version",
     }
     assert task["completed_at"] is None and task["deleted_at"] is None and task["version"] == 1

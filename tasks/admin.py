@@ -20,7 +20,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from . import services, text
+from . import recurrence, services, text
 from .conditional import IfMatch
 from .history import describe_change
 from .models import Task, TaskQuerySet
@@ -78,6 +78,21 @@ class UserFilter(admin.SimpleListFilter):
         return queryset.owned_by(self.value()) if self.value() else queryset
 
 
+class RecurringFilter(admin.SimpleListFilter):
+    """Tasks with a recurrence rule, or without one."""
+
+    title = "recurring"
+    parameter_name = "recurring"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: TaskQuerySet) -> TaskQuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(recurrence__isnull=self.value() == "no")
+        return queryset
+
+
 class StatusFilter(admin.SimpleListFilter):
     """Live or soft-deleted tasks; both when unset."""
 
@@ -128,16 +143,33 @@ class TaskForm(forms.ModelForm):
         "characters; the same tag in another letter case is kept once.",
     )
 
+    timezone = forms.ChoiceField(
+        choices=[(zone, zone) for zone in sorted(recurrence.zone_names())],
+        initial=recurrence.DEFAULT_ZONE,
+        help_text="The IANA time zone the rule is expanded in: “every day at 09:00” stays 09:00 there.",
+    )
+
     class Meta:
         model = Task
         fields = "__all__"
-        widgets = {"description": forms.Textarea(attrs={"rows": 5})}
-        labels = {"due_date": "Due date (UTC)"}
+        widgets = {"description": forms.Textarea(attrs={"rows": 5}), "recurrence": forms.TextInput(attrs={"size": 60})}
+        labels = {"due_date": "Due date (UTC)", "recurrence": "Recurrence (RRULE)"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        rule = "An RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=MO,WE; empty for a task that does not recur."
         if self.instance.pk is not None:
             self.initial["rendered_version"] = self.instance.version
+            # For the history: completing a recurring task counts it (TaskAdmin.construct_change_message).
+            self.initial["completions"] = self.instance.completions
+            if self.instance.recurrence is not None:
+                rule = f"In words: {recurrence.describe(self.instance.recurrence)}, in {self.instance.timezone}. {rule}"
+        self.fields["recurrence"].help_text = rule
+
+    def clean_recurrence(self) -> str | None:
+        # The API's rules and its normal form: what the API would store for the same text.
+        rule = self.cleaned_data["recurrence"]
+        return None if rule is None or text.is_blank(rule) else recurrence.normalise(rule)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -163,13 +195,14 @@ class TaskAdmin(admin.ModelAdmin):
         "completed_time",
         "priority",
         "due",
+        "repeats",
         "tag_list",
         "created",
         "deleted",
     ]
     list_display_links = ["id", "title"]
     # completed_at: Django's date filter (today, past 7 days, this month, this year, has or has no date).
-    list_filter = ["completed", "completed_at", "priority", StatusFilter, TagFilter, UserFilter]
+    list_filter = ["completed", "completed_at", "priority", RecurringFilter, StatusFilter, TagFilter, UserFilter]
     search_fields = ["title", "=user_id"]
     search_help_text = "Words of the title, or a user's exact id."
     ordering = ["-created_at", "-id"]
@@ -181,7 +214,7 @@ class TaskAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     form = TaskForm
     # Set by the services as completed and soft deletion change, never typed in.
-    readonly_fields = ["created", "updated", "completed_time", "deleted"]
+    readonly_fields = ["created", "updated", "completed_time", "deleted", "completions"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
 
     class Media:
@@ -196,6 +229,12 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.display(description="tags")
     def tag_list(self, task: Task) -> str:
         return ", ".join(task.tags)
+
+    @admin.display(description="repeats")
+    def repeats(self, task: Task) -> str:
+        if task.recurrence is None:
+            return self.get_empty_value_display()
+        return f"{recurrence.describe(task.recurrence)} ({task.timezone})"
 
     # Times are stored and shown in UTC (TIME_ZONE); the labels say so, as staff work from many time zones.
     @admin.display(description="due date (UTC)", ordering="due_date")
@@ -251,8 +290,11 @@ class TaskAdmin(admin.ModelAdmin):
         changed = [name for name in form.changed_data if name != "rendered_version"]
         if add or not changed:
             return super().construct_change_message(request, form, formsets, add)
-        # The form's initial values are the task as it was read, locked, for this save (get_object).
-        return describe_change(changed, form.initial, form.cleaned_data)
+        # The form's initial values are the task as it was read, locked, for this save (get_object); the instance
+        # is the task as the service stored it, which is not always what was typed: completing a recurring task
+        # keeps it open, moves its due date and counts the completion.
+        stored = {name: getattr(form.instance, name) for name in form.initial if name != "rendered_version"}
+        return describe_change([name for name in stored if stored[name] != form.initial[name]], form.initial, stored)
 
     def delete_model(self, request: HttpRequest, obj: Task) -> None:
         # Through the service, so that the owner's devices learn of it: their change feed makes them start over.
@@ -280,34 +322,41 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected tasks complete", permissions=["change"])
     def mark_complete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
         tasks = queryset.filter(completed=False)
-        change = partial(services.task_set_completed, tasks=tasks, completed=True)
-        self._apply(request, queryset, change, "completed", "marked complete")
+        change = partial(services.tasks_set_completed, tasks=tasks, completed=True)
+        # A recurring task stays open: its due date moves to the next occurrence and the completion is counted.
+        self._apply(request, queryset, change, ["completed", "due_date", "completions"], "marked complete")
 
     @admin.action(description="Mark selected tasks incomplete", permissions=["change"])
     def mark_incomplete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
         tasks = queryset.filter(completed=True)
-        change = partial(services.task_set_completed, tasks=tasks, completed=False)
-        self._apply(request, queryset, change, "completed", "marked incomplete")
+        change = partial(services.tasks_set_completed, tasks=tasks, completed=False)
+        self._apply(request, queryset, change, ["completed"], "marked incomplete")
 
     @admin.action(description="Soft-delete selected tasks", permissions=["change"])
     def soft_delete(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
         # Only live ones (the service sees to it): deleting again would overwrite when the task was deleted.
         self._apply(
-            request, queryset, partial(services.tasks_soft_delete, tasks=queryset), "deleted_at", "soft-deleted"
+            request, queryset, partial(services.tasks_soft_delete, tasks=queryset), ["deleted_at"], "soft-deleted"
         )
 
     @admin.action(description="Restore selected tasks", permissions=["change"])
     def restore(self, request: HttpRequest, queryset: TaskQuerySet) -> None:
-        self._apply(request, queryset, partial(services.tasks_restore, tasks=queryset), "deleted_at", "restored")
+        self._apply(request, queryset, partial(services.tasks_restore, tasks=queryset), ["deleted_at"], "restored")
 
     def _apply(
-        self, request: HttpRequest, selected: TaskQuerySet, change: Callable[[], list[Task]], field: str, done: str
+        self,
+        request: HttpRequest,
+        selected: TaskQuerySet,
+        change: Callable[[], list[Task]],
+        fields: list[str],
+        done: str,
     ) -> None:
-        """Change the tasks with the service the API uses, and log each one's old → new ``field`` in its history."""
+        """Change the tasks with the service the API uses, and log in each one's history the old → new value of
+        those of ``fields`` that changed."""
         # One transaction, as Django's own change form does: a change is never without its log entries.
         with transaction.atomic():
             # Locked, so that the values read are the ones the change replaces.
-            before = dict(selected.select_for_update().values_list("pk", field))
+            before = {row["pk"]: row for row in selected.select_for_update().values("pk", *fields)}
             changed = change()  # the tasks, with their new values
             content_type = ContentType.objects.get_for_model(Task)
             LogEntry.objects.bulk_create(
@@ -318,7 +367,11 @@ class TaskAdmin(admin.ModelAdmin):
                     object_repr=str(task)[:200],
                     action_flag=CHANGE,
                     change_message=f"{done.capitalize()}. "
-                    + describe_change([field], {field: before[task.pk]}, {field: getattr(task, field)}),
+                    + describe_change(
+                        [field for field in fields if getattr(task, field) != before[task.pk][field]],
+                        before[task.pk],
+                        {field: getattr(task, field) for field in fields},
+                    ),
                 )
                 for task in changed
             )

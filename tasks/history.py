@@ -26,6 +26,8 @@ def show(field: str, value: Any) -> str:
         return Priority(value).label
     if field == "tags":
         return ", ".join(value)
+    if isinstance(value, int):
+        return str(value)
     return f"“{value}”"
 
 

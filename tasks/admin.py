@@ -144,6 +144,7 @@ class TaskForm(forms.ModelForm):
     )
 
     timezone = forms.ChoiceField(
+        label="Time zone",
         choices=[(zone, zone) for zone in sorted(recurrence.zone_names())],
         initial=recurrence.DEFAULT_ZONE,
         help_text="The IANA time zone the rule is expanded in: “every day at 09:00” stays 09:00 there.",

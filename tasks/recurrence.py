@@ -247,7 +247,7 @@ def _rule_pattern() -> str:
             for name, values in PARTS.items()
             if freq in values and name not in ("COUNT", "UNTIL")
         )
-        end = f"(?:;COUNT={PARTS['COUNT'][freq].pattern()}|;UNTIL={UNTIL_PATTERN})?"
+        end = f"(?:;COUNT={PARTS['COUNT'][freq].pattern()}|;UNTIL={PARTS['UNTIL'][freq].pattern()})?"
         branches.append(f"{freq}{parts}{end}")
     return f"^FREQ=(?:{'|'.join(branches)})$"
 

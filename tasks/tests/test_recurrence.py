@@ -403,11 +403,25 @@ def test_the_series_ends_with_the_years_the_api_keeps() -> None:
 
 
 def test_the_calendars_first_year_ends_a_series_rather_than_failing() -> None:
-    # New York's wall-clock time of 0002-01-01T00:00Z is in the year 0001, before which dateutil cannot look.
-    series = start("FREQ=YEARLY;BYWEEKNO=1", NEW_YORK, moment("0002-01-01T00:00:00+00:00"))
+    # New York's wall-clock time of 0002-01-01T00:00Z is in the year 0001; weeks starting on Tuesdays make dateutil
+    # look at the year 0, which Python does not have.
+    series = start("FREQ=YEARLY;BYWEEKNO=1;WKST=TU", NEW_YORK, moment("0002-01-01T00:00:00+00:00"))
 
-    assert series.due.year == 2
-    following("FREQ=YEARLY;BYWEEKNO=1", NEW_YORK, series, series.due)
+    assert series == Occurrence(moment("0002-01-01T00:00:00+00:00"), "0001-12-31T19:03:58", 0)
+
+
+def test_the_calendars_last_moment_ends_a_series_rather_than_failing() -> None:
+    # Two years after 23:00 on 31 December 9997 in New York is 23:00 on 31 December 9999 there: the year 10000 in
+    # UTC, which Python does not have.
+    rule = "FREQ=YEARLY;INTERVAL=2;BYMONTH=12;BYMONTHDAY=31;BYHOUR=23"
+    current = Occurrence(moment("9998-01-01T04:00:00+00:00"), "9997-12-31T23:00:00", None)
+
+    assert following(rule, NEW_YORK, current, current.due) is None
+
+
+def test_a_series_starting_in_the_second_pass_of_a_repeated_hour_starts_the_day_after() -> None:
+    # 01:30Z on 25 October 2026 is 02:30 CET, the second 02:30 in Berlin; that day's occurrence is the first.
+    assert start("FREQ=DAILY", BERLIN, moment("2026-10-25T01:30:00+00:00")).due == moment("2026-10-26T01:30:00+00:00")
 
 
 # Every expansion's cost is bounded: counted in steps, never timed

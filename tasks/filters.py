@@ -25,6 +25,7 @@ from .tags import clean_tag
 NON_EMPTY_FILTERS = [
     "deleted",
     "completed",
+    "recurring",
     "priority",
     "due_before",
     "due_after",
@@ -202,6 +203,14 @@ class TaskFilter(filters.FilterSet):
         coerce=lambda value: value == "true",
         error_messages=invalid_choice(["true", "false"]),
     )
+    recurring = filters.TypedChoiceFilter(
+        field_name="recurrence",
+        lookup_expr="isnull",
+        choices=_TRUE_FALSE,
+        # "Recurring" is "has a rule": recurrence IS NOT NULL.
+        coerce=lambda value: value == "false",
+        error_messages=invalid_choice(["true", "false"]),
+    )
     priority = filters.TypedChoiceFilter(
         choices=[(label, label) for label in Priority.labels],
         coerce=lambda label: Priority[label.upper()],
@@ -225,15 +234,15 @@ class TaskFilter(filters.FilterSet):
         field_name="completed_at",
         lookup_expr="lt",
         label="Completed strictly before",
-        help_text="Only tasks completed strictly before this ISO 8601 date-time (UTC without an offset); "
-        "open tasks never match.",
+        help_text="Only tasks completed strictly before this ISO 8601 date-time (UTC without an offset), by their "
+        "last completion; tasks without a completion time never match.",
     )
     completed_after = UTCDateTimeFilter(
         field_name="completed_at",
         lookup_expr="gt",
         label="Completed strictly after",
-        help_text="Only tasks completed strictly after this ISO 8601 date-time (UTC without an offset); "
-        "open tasks never match.",
+        help_text="Only tasks completed strictly after this ISO 8601 date-time (UTC without an offset), by their "
+        "last completion; tasks without a completion time never match.",
     )
     tag = AllTagsFilter()
     parent = ParentFilter()
@@ -242,7 +251,7 @@ class TaskFilter(filters.FilterSet):
         error_messages=invalid_choice(ORDERING_FIELDS, suffix=", each optionally prefixed with - for descending"),
         label="Sort by these fields, comma-separated; prefix with - for descending",
         help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
-        "by importance (low < medium < high); tasks without a due date (by `due_date`) or not completed (by "
+        "by importance (low < medium < high); tasks without a due date (by `due_date`) or a completion time (by "
         "`completed_at`) come last either way. "
         "Newest first when not given.",
     )
@@ -261,4 +270,13 @@ class TaskFilter(filters.FilterSet):
     class Meta:
         model = Task
         form = TaskFilterForm
-        fields = ["deleted", "completed", "priority", "due_before", "due_after", "completed_before", "completed_after"]
+        fields = [
+            "deleted",
+            "completed",
+            "recurring",
+            "priority",
+            "due_before",
+            "due_after",
+            "completed_before",
+            "completed_after",
+        ]

@@ -28,6 +28,8 @@ def show(field: str, value: Any) -> str:
         return ", ".join(value)
     if isinstance(value, Task):  # a parent: its id is what the form takes
         return f"“{value}” (task {value.pk})"
+    if isinstance(value, int):
+        return str(value)
     return f"“{value}”"
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
 
+from .recurrence import DEFAULT_ZONE, RULE_MAX_LENGTH, ZONE_MAX_LENGTH, validate_rule, validate_zone
 from .tags import tag_key, tag_keys, validate_tags
 
 
@@ -158,6 +159,23 @@ class Task(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the task was last completed; null while it is open. Kept in step by every write (see TaskQuerySet).
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A recurring task's rule, normalised (tasks/recurrence.py); null for a task that does not recur. Its series is
+    # expanded in ``timezone``, and ``completions`` counts the times it was completed. The series' own state, which
+    # tasks/services.py keeps with the due date: the current occurrence as wall-clock time in the zone (where the
+    # next expansion starts), and how many occurrences COUNT leaves after it.
+    recurrence = models.CharField(
+        max_length=RULE_MAX_LENGTH, null=True, blank=True, default=None, validators=[validate_rule]
+    )
+    timezone = models.CharField(
+        "time zone",
+        max_length=ZONE_MAX_LENGTH,
+        default=DEFAULT_ZONE,
+        db_default=DEFAULT_ZONE,
+        validators=[validate_zone],
+    )
+    completions = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    series_wall_time = models.CharField(max_length=19, blank=True, default="", db_default="", editable=False)
+    series_left = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
     version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     # The task's place in its owner's change feed, set by the database on every INSERT and UPDATE (triggers in
@@ -230,7 +248,8 @@ class Task(models.Model):
                 if not field.primary_key and field.name not in DATABASE_OWNED
             ]
         update_fields = kwargs.get("update_fields")
-        completing = update_fields is None or "completed" in update_fields
+        # A recurring task's completion time is its series' to set (tasks/services.py).
+        completing = (update_fields is None or "completed" in update_fields) and self.recurrence is None
         if updating:
             # Counted by the database, not from this copy, which may be older than the row.
             self.version = F("version") + 1
@@ -253,6 +272,8 @@ class Task(models.Model):
 
     def completed_at_for(self, completed: bool, now: datetime) -> datetime | None:
         """completed_at_sql()'s rule on this copy of the task, for a row that does not exist yet (a create)."""
+        if self.recurrence is not None:
+            return self.completed_at  # its series' to set (tasks/services.py)
         if not completed:
             return None
         return self.completed_at if self.completed and self.completed_at is not None else now

@@ -128,6 +128,9 @@ _TASK = {
     "parent_id": None,
     "subtasks_open": 0,
     "subtasks_total": 0,
+    "recurrence": None,
+    "timezone": "UTC",
+    "completions": 0,
 }
 BATCH_RESULTS_EXAMPLE = {
     "results": [
@@ -223,6 +226,12 @@ LIST_FILTERS = [
         enum=["true", "false"],
         description="Only completed (`true`) or only open (`false`) tasks.",
     ),
+    OpenApiParameter(
+        "recurring",
+        OpenApiTypes.STR,
+        enum=["true", "false"],
+        description="Only recurring tasks (`true`: those with a `recurrence` rule) or only the others (`false`).",
+    ),
     OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.labels, description="Only tasks of this priority."),
     OpenApiParameter(
         "limit",
@@ -248,7 +257,8 @@ LIST_FILTERS = [
             name,
             {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN},
             description=f"Only tasks completed strictly {name.removeprefix('completed_')} this date-time (a year from "
-            "0002 to 9998, as written and in UTC); never open ones.",
+            "0002 to 9998, as written and in UTC), by their last completion (`completed_at`: an open recurring task "
+            "keeps the time its last occurrence was completed); never those without one.",
         )
         for name in ("completed_before", "completed_after")
     ),
@@ -389,6 +399,10 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     # tasks/tree.py: the parent's rules, checked by the services.
     parent_codes = ["invalid", "does_not_exist", "cycle", "too_deep", "too_many_subtasks"]
     viewset = extend_validation_errors(parent_codes, field_name="parent_id", actions=writes)(viewset)
+    viewset = extend_validation_errors(
+        ["invalid", "max_length", "invalid_rule"], field_name="recurrence", actions=writes
+    )(viewset)
+    viewset = extend_validation_errors(["invalid", "invalid_time_zone"], field_name="timezone", actions=writes)(viewset)
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
     preconditioned = ["update", "partial_update", "destroy", "complete", "restore"]
     viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)

@@ -13,9 +13,10 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from . import text
+from . import recurrence, text
 from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task
+from .recurrence import DEFAULT_ZONE
 from .tags import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
 
 
@@ -129,6 +130,86 @@ class ParentIdField(serializers.Field):
         return value
 
 
+RULE_EXAMPLES = {
+    "every day": "FREQ=DAILY",
+    "every weekday": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    "every other week": "FREQ=WEEKLY;INTERVAL=2",
+    "every month on its last Friday": "FREQ=MONTHLY;BYDAY=-1FR",
+    "every day at 09:00 and 17:00, 10 times": "FREQ=DAILY;BYHOUR=9,17;BYMINUTE=0;BYSECOND=0;COUNT=10",
+}
+
+
+RULE_DESCRIPTION = (
+    "An RFC 5545 recurrence rule (an RRULE, without DTSTART), or null for a task that does not recur: "
+    + "; ".join(f"`{rule}` {meaning}" for meaning, rule in RULE_EXAMPLES.items())
+    + f". At most {recurrence.RULE_MAX_LENGTH} characters. FREQ is DAILY, WEEKLY, MONTHLY or YEARLY; then INTERVAL "
+    f"(1 to {recurrence.MAX_INTERVAL}), COUNT (1 to {recurrence.MAX_COUNT}) or UNTIL (in UTC: 20261231T235959Z), "
+    "BYMONTH, BYWEEKNO and BYYEARDAY (yearly rules), BYMONTHDAY (not weekly), BYDAY (with a position such as -1FR "
+    "in monthly and yearly rules), BYHOUR, BYMINUTE, BYSECOND (one), BYSETPOS, WKST. Any order and letter case, "
+    "with or without an RRULE: prefix; stored and returned normalised (upper case, no prefix, the parts in this "
+    "order, lists sorted without repeats). The rule is "
+    "expanded in `timezone` from the due date (the time of the request when there is none): its first occurrence "
+    "at or after it becomes the due date, and the parts the rule leaves out (the time of day, the weekday, the day "
+    "of the month) are taken from it. Completing the task moves it to its next occurrence after now; with none "
+    "left, it is completed for good."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "maxLength": recurrence.RULE_MAX_LENGTH,
+        "pattern": recurrence.RULE_PATTERN,
+        "example": RULE_EXAMPLES["every weekday"],
+        "description": RULE_DESCRIPTION,
+    }
+)
+class RecurrenceField(serializers.Field):
+    """A recurrence rule, normalised (tasks/recurrence.py), or null; an error names ``recurrence``."""
+
+    default_error_messages = {
+        "invalid": 'Give the rule as a string, e.g. "FREQ=WEEKLY;BYDAY=MO,WE", or null for a task that does not recur.'
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return recurrence.normalise(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": sorted(recurrence.zone_names()),
+        "example": "Europe/Berlin",
+        "description": "The IANA time zone (e.g. `Europe/Berlin`, `America/New_York`) in which the rule is "
+        'expanded: "every day at 09:00" stays 09:00 there across daylight-saving changes. `UTC` unless given.',
+    }
+)
+class TimeZoneField(serializers.Field):
+    """An IANA zone name, written as the tz database writes it."""
+
+    default_error_messages = {"invalid": 'Give an IANA time zone name as a string, e.g. "Europe/Berlin".'}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return recurrence.check_zone(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
 class PriorityField(serializers.ChoiceField):
     """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
 
@@ -187,7 +268,20 @@ class PriorityField(serializers.ChoiceField):
                 "parent_id": None,
                 "subtasks_open": 0,
                 "subtasks_total": 0,
+                "recurrence": None,
+                "timezone": "UTC",
+                "completions": 0,
                 "version": 1,
+            },
+        ),
+        OpenApiExample(
+            "A recurring task",
+            request_only=True,
+            value={
+                "title": "Team meeting notes",
+                "due_date": "2026-12-04T16:00:00+01:00",
+                "recurrence": "FREQ=MONTHLY;BYDAY=-1FR",
+                "timezone": "Europe/Berlin",
             },
         ),
     ]
@@ -201,6 +295,8 @@ class TaskSerializer(serializers.ModelSerializer):
     due_date = DueDateField(allow_null=True, default=None)
     tags = TagsField(default=list)
     parent_id = ParentIdField(default=None)
+    recurrence = RecurrenceField(allow_null=True, default=None)
+    timezone = TimeZoneField(default=DEFAULT_ZONE)
 
     class Meta:
         model = Task
@@ -221,10 +317,14 @@ class TaskSerializer(serializers.ModelSerializer):
             "parent_id",
             "subtasks_open",
             "subtasks_total",
+            "recurrence",
+            "timezone",
+            "completions",
             "version",
         )
-        # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
-        # Both are null when they do not apply, so every task has the same fields.
+        # completed_at follows completed (tasks/models.py) or a recurring task's completions (tasks/services.py);
+        # deleted_at is set by DELETE, cleared by …/restore/. Both are null when they do not apply, so every task
+        # has the same fields.
         read_only_fields = [
             "id",
             "user_id",
@@ -234,6 +334,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "deleted_at",
             "subtasks_open",
             "subtasks_total",
+            "completions",
             "version",
         ]
         # The version is in the representation so that a client that learned of a task from a list or the change
@@ -245,6 +346,10 @@ class TaskSerializer(serializers.ModelSerializer):
             },
             "subtasks_open": {"help_text": "How many of its live direct subtasks are not completed."},
             "subtasks_total": {"help_text": "How many live direct subtasks it has (deleted ones are not counted)."},
+            "completions": {
+                "help_text": "How many times this recurring task was completed: each completion moves it to its "
+                "next occurrence, the last one completes it for good."
+            },
         }
 
     def to_representation(self, task: Task) -> dict[str, Any]:
@@ -273,6 +378,9 @@ class TaskSerializer(serializers.ModelSerializer):
             parent_id,
             subtasks_open,
             subtasks_total,
+            rule,
+            zone,
+            completions,
             version,
         ) = row
         return {
@@ -291,6 +399,9 @@ class TaskSerializer(serializers.ModelSerializer):
             "parent_id": parent_id,
             "subtasks_open": subtasks_open,
             "subtasks_total": subtasks_total,
+            "recurrence": rule,
+            "timezone": zone,
+            "completions": completions,
             "version": version,
         }
 
@@ -360,6 +471,9 @@ class TombstoneSerializer(serializers.Serializer):
                         "parent_id": None,
                         "subtasks_open": 0,
                         "subtasks_total": 0,
+                        "recurrence": None,
+                        "timezone": "UTC",
+                        "completions": 0,
                         "version": 2,
                     }
                 ],

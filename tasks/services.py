@@ -9,6 +9,9 @@ Subtasks add to that, in the same transaction: a write that places a task under 
 a parent_id, a restore) first locks its owner and checks the tree's rules (tasks/tree.py); deleting a task deletes
 its live subtasks with it, restoring it restores them, completing it completes them. A parent's counts and version
 follow by themselves (the triggers of migration 0008), whichever of these wrote its subtasks.
+Recurring tasks are the exception: what completing one, or changing its rule, zone or due date, writes depends on
+its series (tasks/recurrence.py), computed in Python from the row, read and locked first (``_write``). A task
+without a rule still takes one statement for every write.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from django.utils import timezone
 
 from common.errors import PreconditionFailed
 
-from . import tree
+from . import recurrence, tree
 from .conditional import IfMatch
 from .models import Task, TaskChangeCounter, TaskQuerySet
+
+# The fields a recurring task's series decides what a write of them does; a change of the last three starts it again.
+SERIES_FIELDS = {"completed", "recurrence", "timezone", "due_date"}
+RESTARTING = ("recurrence", "timezone", "due_date")
 
 
 @transaction.atomic
@@ -35,6 +42,9 @@ def task_create(*, user_id: str, **fields: Any) -> Task:
     parent_id = fields.get("parent_id")
     if parent_id is not None:
         _check(parent_problem(user_id=user_id, parent_id=parent_id))
+    if fields.get("recurrence") is not None:
+        completed = fields.pop("completed", False)
+        fields = _series_write(Task(user_id=user_id), fields, completed=completed)
     return Task.objects.create(user_id=user_id, **fields)
 
 
@@ -48,7 +58,7 @@ def task_update(*, tasks: TaskQuerySet, if_match: IfMatch | None = None, **chang
     """
     if changes.get("parent_id") is not None:
         _place(tasks if if_match is None else if_match.filter(tasks), changes["parent_id"])
-    changed = _update(tasks, if_match, **changes)
+    changed = _write(tasks, if_match, changes)
     if not changed:
         raise Http404
     return changed[0]
@@ -83,9 +93,26 @@ def task_soft_delete(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) ->
 
 @transaction.atomic
 def task_set_completed(*, tasks: TaskQuerySet, completed: bool | None, if_match: IfMatch | None = None) -> list[Task]:
-    """Set ``completed`` on ``tasks``, or flip it when None, and return them as changed: concurrent flips
-    are never lost, each one negating the value its own statement finds."""
-    return _update(tasks, if_match, completed=~F("completed") if completed is None else completed)
+    """Set ``completed`` on the one task ``tasks`` names, or flip it when None, and return it as changed (an empty
+    list when there is none): concurrent flips are never lost, each one negating the value it finds.
+
+    Completing a recurring task moves it to its next occurrence (``_series_write``).
+    """
+    if completed is None:
+        return _write(tasks, if_match, {}, flip=True)
+    return _write(tasks, if_match, {"completed": completed})
+
+
+@transaction.atomic
+def tasks_set_completed(*, tasks: TaskQuerySet, completed: bool) -> list[Task]:
+    """``task_set_completed`` for many tasks at once (the admin's actions); returns them as changed."""
+    # All locked first, so that none gets or loses a rule between the two writes below.
+    list(tasks.select_for_update().values_list("pk", flat=True))
+    changed = _cascade(tasks.filter(recurrence__isnull=True).update_returning(completed=completed), completed=completed)
+    for task in tasks.filter(recurrence__isnull=False).order_by("pk"):
+        values = _series_write(task, {}, completed=completed)
+        changed += Task.objects.filter(pk=task.pk).update_returning(**values)
+    return changed
 
 
 @transaction.atomic
@@ -127,6 +154,66 @@ def tasks_restore(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> li
     Task.objects.filter(pk__in=restored.difference(named)).update(deleted_at=None)
     parent = Case(When(pk__in=top_level, then=Value(None)), default=F("parent_id")) if top_level else F("parent_id")
     return Task.objects.filter(pk__in=named).update_returning(deleted_at=None, parent_id=parent)
+
+
+def _write(tasks: TaskQuerySet, if_match: IfMatch | None, changes: dict[str, Any], *, flip: bool = False) -> list[Task]:
+    """Write ``changes`` (and flip ``completed`` when ``flip``) to the one task ``tasks`` names.
+
+    A task without a rule that gets none is written in one statement. A recurring one (or one getting a rule) whose
+    completion, rule, zone or due date the write touches is read and locked, and ``_series_write`` computes what
+    the write makes of it.
+    """
+    if not flip and not changes.keys() & SERIES_FIELDS:
+        return _update(tasks, if_match, **changes)
+    if changes.get("recurrence") is None:
+        plain = {**changes, "completed": ~F("completed")} if flip else changes
+        changed = _update(tasks.filter(recurrence__isnull=True), if_match, **plain)
+        if changed:
+            return changed
+    task = tasks.select_for_update().first()
+    if task is None:
+        return []
+    if if_match is not None:
+        if_match.check(task)
+    changes = dict(changes)
+    completed = not task.completed if flip else changes.pop("completed", None)
+    return Task.objects.filter(pk=task.pk).update_returning(**_series_write(task, changes, completed=completed))
+
+
+def _series_write(task: Task, changes: dict[str, Any], *, completed: bool | None) -> dict[str, Any]:
+    """The fields a write of ``changes``, and of ``completed`` (None: untouched), sets on ``task`` (locked, or not
+    yet created), computed from its series. README, "Recurring tasks", says the rules in words.
+
+    - A change of the rule, the zone or the due date (to another value) starts the series again: at the due date
+      sent, else the current one (now for a task without one), its first occurrence becoming the due date.
+    - Completing an open recurring task records the completion (``completed_at``, ``completions``) and moves it
+      to the first occurrence after both its due date and now; with none left, it is completed for good.
+    - A task without a rule has a completion time exactly when it is completed, as tasks/models.py keeps it.
+    """
+    now = timezone.now()
+    values = dict(changes)
+    rule = values.get("recurrence", task.recurrence)
+    zone = values.get("timezone", task.timezone)
+    series = None
+    if rule is not None:
+        restarted = any(name in changes and changes[name] != getattr(task, name) for name in RESTARTING)
+        if restarted or not task.series_wall_time or task.due_date is None:
+            series = recurrence.start(rule, zone, values.get("due_date", task.due_date) or now)
+        else:
+            series = recurrence.Occurrence(task.due_date, task.series_wall_time, task.series_left)
+    done, done_at = task.completed, task.completed_at
+    if completed is False:
+        done, done_at = False, None if task.completed else done_at
+    elif completed and not task.completed:
+        done, done_at = True, now
+        if series is not None:
+            values["completions"] = task.completions + 1
+            following = recurrence.following(rule, zone, series, now)
+            done, series = following is None, following or series
+    values |= {"completed": done, "completed_at": done_at if done or rule is not None else None}
+    if series is None:
+        return values | {"series_wall_time": "", "series_left": None}
+    return values | {"due_date": series.due, "series_wall_time": series.wall, "series_left": series.left}
 
 
 def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> list[Task]:

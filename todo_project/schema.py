@@ -24,6 +24,7 @@ from tasks.conditional import IF_MATCH_PATTERN
 from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.filters import PARENT_PATTERN
 from tasks.permissions import IsOwner
+from tasks.recurrence import RULE_PATTERN
 from tasks.text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
 # What the API answers, detail for detail (drf-standardized-errors' own examples are DRF's defaults: a 401
@@ -84,6 +85,7 @@ MACHINE_ONLY_PATTERNS = {
     REF_SCHEMA_PATTERN,
     TASK_REF_PATTERN,
     PARENT_PATTERN,
+    RULE_PATTERN,
 }
 
 

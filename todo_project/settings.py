@@ -252,6 +252,11 @@ TASK_PURGE_BATCH_SIZE = _limit("TASK_PURGE_BATCH_SIZE", 500)
 IDEMPOTENCY_KEY_TTL_HOURS = _limit("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 IDEMPOTENCY_KEY_WAIT_MS = _limit("IDEMPOTENCY_KEY_WAIT_MS", 1000)
 
+# Recurring tasks (tasks/recurrence.py): the work one expansion of a rule may do, in steps (each day of the calendar
+# it examines, each occurrence it produces counting 8), before it stops: a completion then moves the task as far
+# as it got, or completes it for good when it found nothing. It bounds the CPU a rule that never matches can cost.
+RECURRENCE_MAX_STEPS = _limit("RECURRENCE_MAX_STEPS", 100_000)
+
 # Operations in one POST …/tasks/batch/: each is a write, charged to the user's rate like a request of its own.
 API_MAX_BATCH_OPERATIONS = _limit("API_MAX_BATCH_OPERATIONS", 100)
 

@@ -73,6 +73,9 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
         "parent_id",
         "subtasks_open",
         "subtasks_total",
+        "recurrence",
+        "timezone",
+        "completions",
         "version",
     }
     assert task["completed_at"] is None and task["deleted_at"] is None and task["version"] == 1

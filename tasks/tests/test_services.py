@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -219,3 +220,27 @@ def test_saving_only_the_tags_keeps_their_keys(task: Task) -> None:
     task.save(update_fields=["tags"])
 
     assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_a_task_without_a_rule_written_from_its_locked_row_keeps_its_completion_rule(db: None) -> None:
+    # The path a task takes when it lost its rule between the one-statement write and the lock.
+    open_task = Task(user_id=ALICE, title="Once")
+
+    completed = services._series_write(open_task, {}, completed=True)
+    reopened = services._series_write(
+        Task(user_id=ALICE, completed=True, completed_at=completed["completed_at"]), {}, completed=False
+    )
+
+    assert completed["completed"] is True and completed["completed_at"] is not None
+    assert (reopened["completed"], reopened["completed_at"]) == (False, None)
+    assert completed["series_wall_time"] == "" and completed["series_left"] is None
+
+
+def test_a_bulk_created_recurring_task_keeps_the_completion_time_it_was_given(db: None) -> None:
+    moment = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    [task] = Task.objects.bulk_create(
+        [Task(user_id=ALICE, title="Water", recurrence="FREQ=DAILY", due_date=moment, completed_at=moment)]
+    )
+
+    assert Task.objects.get(pk=task.pk).completed_at == moment

@@ -868,6 +868,8 @@ def form(task: Task, **changes: Any) -> dict[str, Any]:
         "due_date_1": "",
         "tags": "",
         "parent": task.parent_id or "",
+        "recurrence": task.recurrence or "",
+        "timezone": task.timezone,
         "rendered_version": task.version,
         "_save": "Save",
         **changes,
@@ -968,7 +970,7 @@ def test_a_superuser_cannot_add_a_task_under_another_users_task(
     superuser: Client, make_task: Callable[..., Task]
 ) -> None:
     alices = make_task(title="Alice's")
-    add = {"user_id": BOB, "title": "x", "description": "", "priority": Priority.MEDIUM, "parent": alices.pk}
+    add = {"user_id": BOB, "title": "x", "priority": Priority.MEDIUM, "timezone": "UTC", "parent": alices.pk}
 
     response = superuser.post(reverse("admin:tasks_task_add"), {**add, "_save": "Save"})
 

@@ -16,6 +16,7 @@ without a rule still takes one statement for every write.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -110,8 +111,7 @@ def tasks_set_completed(*, tasks: TaskQuerySet, completed: bool) -> list[Task]:
     list(tasks.select_for_update().values_list("pk", flat=True))
     changed = _cascade(tasks.filter(recurrence__isnull=True).update_returning(completed=completed), completed=completed)
     for task in tasks.filter(recurrence__isnull=False).order_by("pk"):
-        values = _series_write(task, {}, completed=completed)
-        changed += Task.objects.filter(pk=task.pk).update_returning(**values)
+        changed += _series_update(task, {}, completed=completed)
     return changed
 
 
@@ -177,7 +177,18 @@ def _write(tasks: TaskQuerySet, if_match: IfMatch | None, changes: dict[str, Any
         if_match.check(task)
     changes = dict(changes)
     completed = not task.completed if flip else changes.pop("completed", None)
-    return Task.objects.filter(pk=task.pk).update_returning(**_series_write(task, changes, completed=completed))
+    return _series_update(task, changes, completed=completed)
+
+
+def _series_update(task: Task, changes: dict[str, Any], *, completed: bool | None) -> list[Task]:
+    """Write to the locked ``task`` what ``_series_write`` makes of ``changes``. A task this completes for good (its
+    series over) completes its open subtasks, as any task does; one that moves to its next occurrence stays open,
+    and so do they."""
+    values = _series_write(task, changes, completed=completed)
+    changed = Task.objects.filter(pk=task.pk).update_returning(**values)
+    if values["completed"] and not task.completed:
+        return _cascade(changed, completed=True, completed_now={task.pk})
+    return changed
 
 
 def _series_write(task: Task, changes: dict[str, Any], *, completed: bool | None) -> dict[str, Any]:
@@ -225,7 +236,7 @@ def _update(tasks: TaskQuerySet, if_match: IfMatch | None, **changes: Any) -> li
     return _cascade(changed, **changes)
 
 
-def _cascade(changed: list[Task], **changes: Any) -> list[Task]:
+def _cascade(changed: list[Task], *, completed_now: Collection[int] = (), **changes: Any) -> list[Task]:
     """What writing ``changes`` to tasks does to their subtasks at every level, in the same transaction, and the
     tasks as they are after it (their counts changed with their subtasks).
 
@@ -233,12 +244,15 @@ def _cascade(changed: list[Task], **changes: Any) -> list[Task]:
     them); completing a task completes its open ones. Reopening a task reopens none. A task without live subtasks
     (``subtasks_total`` 0, the common case) costs nothing more. The subtasks are one UPDATE, of at most a tree's
     size (API_MAX_TASK_TREE_SIZE), whose triggers give each of them and each parent a new version and change number.
+    ``completed_now``: tasks the caller knows this write completed (a series' end, which ``_became_completed`` cannot
+    tell from its row).
     """
     if changes.get("deleted_at") is not None:
         parents = [task.pk for task in changed if task.subtasks_total]
         cascade = {"deleted_at": changes["deleted_at"]}
     elif "completed" in changes:
-        parents = [task.pk for task in changed if task.subtasks_total and _became_completed(task)]
+        completing = [task for task in changed if task.pk in completed_now or _became_completed(task)]
+        parents = [task.pk for task in completing if task.subtasks_total]
         cascade = {"completed": True}
     else:
         return changed

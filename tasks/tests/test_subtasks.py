@@ -452,6 +452,21 @@ def test_completing_through_patch_cascades_too(alice: APIClient) -> None:
     assert get(alice, child)["completed"] is True and answer["subtasks_open"] == 0
 
 
+def test_a_recurring_task_moved_to_its_next_occurrence_leaves_its_subtasks_open_and_its_last_completes_them(
+    alice: APIClient,
+) -> None:
+    parent = create(alice, "water the plants", recurrence="FREQ=DAILY;COUNT=2", due_date="2030-01-01T09:00:00Z")
+    child = create(alice, "fill the can", parent_id=parent["id"])
+
+    moved = alice.patch(f"{BASE}{parent['id']}/complete/").json()
+
+    assert (moved["completed"], moved["completions"], moved["subtasks_open"]) == (False, 1, 1)
+    assert get(alice, child)["completed"] is False
+    ended = alice.patch(f"{BASE}{parent['id']}/complete/").json()
+    assert (ended["completed"], ended["completions"], ended["subtasks_open"]) == (True, 2, 0)
+    assert get(alice, child)["completed"] is True
+
+
 def test_a_failed_cascade_changes_nothing(alice: APIClient) -> None:
     top, child = chain(alice, 2)
     etag = alice.get(f"{BASE}{top['id']}/")["ETag"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
@@ -130,6 +130,24 @@ class ParentIdField(serializers.Field):
         return value
 
 
+class CheckedStringField(serializers.Field):
+    """A JSON string held to ``check``'s rules, which returns it as stored or raises Django's ValidationError: its
+    message and code become the field's 400."""
+
+    check: Callable[[str], str]
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return self.check(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value
+
+
 RULE_EXAMPLES = {
     "every day": "FREQ=DAILY",
     "every weekday": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
@@ -165,23 +183,13 @@ RULE_DESCRIPTION = (
         "description": RULE_DESCRIPTION,
     }
 )
-class RecurrenceField(serializers.Field):
+class RecurrenceField(CheckedStringField):
     """A recurrence rule, normalised (tasks/recurrence.py), or null; an error names ``recurrence``."""
 
+    check = staticmethod(recurrence.normalise)
     default_error_messages = {
         "invalid": 'Give the rule as a string, e.g. "FREQ=WEEKLY;BYDAY=MO,WE", or null for a task that does not recur.'
     }
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        try:
-            return recurrence.normalise(data)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
-
-    def to_representation(self, value: str | None) -> str | None:
-        return value
 
 
 @extend_schema_field(
@@ -193,21 +201,11 @@ class RecurrenceField(serializers.Field):
         'expanded: "every day at 09:00" stays 09:00 there across daylight-saving changes. `UTC` unless given.',
     }
 )
-class TimeZoneField(serializers.Field):
+class TimeZoneField(CheckedStringField):
     """An IANA zone name, written as the tz database writes it."""
 
+    check = staticmethod(recurrence.check_zone)
     default_error_messages = {"invalid": 'Give an IANA time zone name as a string, e.g. "Europe/Berlin".'}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        try:
-            return recurrence.check_zone(data)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
-
-    def to_representation(self, value: str) -> str:
-        return value
 
 
 class PriorityField(serializers.ChoiceField):

@@ -39,8 +39,9 @@ REF_PREFIX = "$ref:"
 REF_SCHEMA_PATTERN = f"^{REF_PATTERN}$"
 TASK_REF_PATTERN = f"^{re.escape(REF_PREFIX)}{REF_PATTERN}$"
 
-# A move's neighbour may be a task an earlier operation created: "before": "$ref:<ref>", resolved before its twin runs.
-MOVE_REF_FIELDS = ("before", "after")
+# A move's neighbour may be a task an earlier operation created: "before": "$ref:<ref>", resolved before its twin runs
+# (as a parent_id may be).
+MOVE_NEIGHBOURS = ("before", "after")
 # Each operation: the viewset's handler of its twin, and the twin's method.
 TWINS = {
     "create": ("create", "POST"),
@@ -127,7 +128,8 @@ class TaskIdField(serializers.Field):
         "additionalProperties": True,
         "description": "The body its twin takes: TaskRequest for create and update, PatchedTaskRequest for "
         "partial_update, TaskCompletionRequest for complete (none: a flip), TaskMoveRequest for move. Not taken by "
-        "delete or restore.",
+        f'delete or restore. Its parent_id, and a move\'s before or after, may also be "{REF_PREFIX}<ref>": the task '
+        "an earlier operation with that ref created or acted on.",
     }
 )
 class ObjectField(serializers.Field):
@@ -310,14 +312,14 @@ def _run_one(
 
 
 def _data_refs(operation: dict[str, Any]) -> list[tuple[str, str]]:
-    """The refs a move's body names its neighbour by (``"before": "$ref:<ref>"``), as (field, ref)."""
-    if operation["op"] != "move":
-        return []
+    """The refs its body names tasks by, as (field, ref): its parent_id, a move's before or after (anything else
+    there is for its twin to judge)."""
     data = operation.get("data", {})
+    names = ["parent_id", *(MOVE_NEIGHBOURS if operation["op"] == "move" else [])]
     return [
         (name, data[name].removeprefix(REF_PREFIX))
-        for name in MOVE_REF_FIELDS
-        if isinstance(data.get(name), str) and data[name].startswith(REF_PREFIX)
+        for name in names
+        if isinstance(data.get(name), str) and re.fullmatch(TASK_REF_PATTERN, data[name])
     ]
 
 

@@ -18,18 +18,21 @@ from rest_framework.request import Request
 
 from .datetimes import OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task, TaskQuerySet
+from .pagination import parse_count
 from .tags import clean_tag
 
 # Given with an empty value, these are a 400 rather than silently no filter.
 NON_EMPTY_FILTERS = [
     "deleted",
     "completed",
+    "recurring",
     "priority",
     "due_before",
     "due_after",
     "completed_before",
     "completed_after",
     "ordering",
+    "parent",
 ]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
 ORDERING_FIELDS = [
@@ -98,6 +101,42 @@ class AllTagsFilter(filters.Filter):
 
     def filter(self, qs: TaskQuerySet, value: list[str]) -> TaskQuerySet:
         return qs.tagged(value)
+
+
+# ?parent= as the schema states it (tasks/schema.py): a task id in plain digits, or none.
+PARENT_PATTERN = r"^(none|[1-9][0-9]*)$"
+
+
+class ParentParameterField(forms.Field):
+    """``?parent=``: a task id in plain digits, or ``none`` for the top level."""
+
+    default_error_messages = {
+        "invalid": "Give the id of a task (plain digits) to list its subtasks, or none to list top-level tasks."
+    }
+
+    def to_python(self, value: Any) -> int | str | None:
+        if value in (None, "", "none"):
+            return value or None
+        # Checked as text: int() would also take " 7", "+7" and "٧", and choke on 5,000 digits.
+        count = parse_count(value)
+        if count is None or count < 1 or value.startswith("0"):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return count
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ParentFilter(filters.Filter):
+    """The direct subtasks of one task (live ones; the trash's with ?deleted=true), or the top-level tasks."""
+
+    field_class = ParentParameterField
+
+    def filter(self, qs: TaskQuerySet, value: int | str | None) -> TaskQuerySet:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(parent__isnull=True)
+        # parse_count() caps an id past the column's range at its largest value, which names no task.
+        return qs.filter(parent_id=value)
 
 
 class UTCDateTimeField(IsoDateTimeField):
@@ -173,6 +212,14 @@ class TaskFilter(filters.FilterSet):
         coerce=lambda value: value == "true",
         error_messages=invalid_choice(["true", "false"]),
     )
+    recurring = filters.TypedChoiceFilter(
+        field_name="recurrence",
+        lookup_expr="isnull",
+        choices=_TRUE_FALSE,
+        # "Recurring" is "has a rule": recurrence IS NOT NULL.
+        coerce=lambda value: value == "false",
+        error_messages=invalid_choice(["true", "false"]),
+    )
     priority = filters.TypedChoiceFilter(
         choices=[(label, label) for label in Priority.labels],
         coerce=lambda label: Priority[label.upper()],
@@ -196,25 +243,27 @@ class TaskFilter(filters.FilterSet):
         field_name="completed_at",
         lookup_expr="lt",
         label="Completed strictly before",
-        help_text="Only tasks completed strictly before this ISO 8601 date-time (UTC without an offset); "
-        "open tasks never match.",
+        help_text="Only tasks completed strictly before this ISO 8601 date-time (UTC without an offset), by their "
+        "last completion; tasks without a completion time never match.",
     )
     completed_after = UTCDateTimeFilter(
         field_name="completed_at",
         lookup_expr="gt",
         label="Completed strictly after",
-        help_text="Only tasks completed strictly after this ISO 8601 date-time (UTC without an offset); "
-        "open tasks never match.",
+        help_text="Only tasks completed strictly after this ISO 8601 date-time (UTC without an offset), by their "
+        "last completion; tasks without a completion time never match.",
     )
     tag = AllTagsFilter()
+    parent = ParentFilter()
     ordering = TaskOrderingFilter(
         fields=ORDERING_FIELDS,
         error_messages=invalid_choice(ORDERING_FIELDS, suffix=", each optionally prefixed with - for descending"),
         label="Sort by these fields, comma-separated; prefix with - for descending",
         help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
-        "by importance (low < medium < high); tasks without a due date (by `due_date`) or not completed (by "
-        "`completed_at`) come last either way; `position` is the order the user gave the list (`…/move/`), new "
-        "tasks first. Newest first when not given.",
+        "by importance (low < medium < high); tasks without a due date (by `due_date`) or a completion time (by "
+        "`completed_at`) come last either way; `position` is the order the user gave a list (`…/move/`), new tasks "
+        "first: with `parent=`, one list (a task's subtasks, or the top level) in its order. "
+        "Newest first when not given.",
     )
 
     _form_class: type[forms.Form] | None = None
@@ -231,4 +280,13 @@ class TaskFilter(filters.FilterSet):
     class Meta:
         model = Task
         form = TaskFilterForm
-        fields = ["deleted", "completed", "priority", "due_before", "due_after", "completed_before", "completed_after"]
+        fields = [
+            "deleted",
+            "completed",
+            "recurring",
+            "priority",
+            "due_before",
+            "due_after",
+            "completed_before",
+            "completed_after",
+        ]

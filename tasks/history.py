@@ -26,6 +26,10 @@ def show(field: str, value: Any) -> str:
         return Priority(value).label
     if field == "tags":
         return ", ".join(value)
+    if isinstance(value, Task):  # a parent: its id is what the form takes
+        return f"“{value}” (task {value.pk})"
+    if isinstance(value, int):
+        return str(value)
     return f"“{value}”"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -15,6 +16,7 @@ from django.utils import timezone
 from authjwt.tokens import USER_ID_MAX_LENGTH
 
 from .positions import POSITION_MAX_LENGTH, key_before, keys_before
+from .recurrence import DEFAULT_ZONE, RULE_MAX_LENGTH, ZONE_MAX_LENGTH, validate_rule, validate_zone
 from .tags import tag_key, tag_keys, validate_tags
 
 
@@ -53,10 +55,12 @@ class NullsLastIndex(models.Index):
         return index.create_sql(model, schema_editor, using, **kwargs)
 
 
-def database_places_new_tasks(alias: str) -> bool:
-    """Whether the database gives a new task its place itself: PostgreSQL does, in the INSERT (a trigger of migration
-    0008, which reads the top of the list under the owner's change counter lock, so that concurrent creates never
-    read the same top); on SQLite, which has one writer at a time, save() and bulk_create() read it first."""
+def database_places_tasks(alias: str) -> bool:
+    """Whether the database itself puts a task written with position "" (a new task, or one that changed lists) at
+    the top of its list. PostgreSQL does, in the very INSERT or UPDATE (a trigger of migration 0010, which reads the
+    top of the list under the owner's change counter lock, so that concurrent creates never read the same top). On
+    SQLite, which has one writer at a time, Task.save() and bulk_create() read the top first, and update_returning()
+    places what it wrote with "" after."""
     return connections[alias].vendor == "postgresql"
 
 
@@ -93,11 +97,12 @@ class TaskQuerySet(models.QuerySet):
         """What a user sees: their live tasks, or their trash. One filter, as every API request builds it."""
         return self.filter(user_id=user_id, deleted_at__isnull=not trash)
 
-    def siblings(self, user_id: str) -> TaskQuerySet:
-        """A list that its owner orders by hand (``Task.position``): the user's live tasks. The one place in Python
-        that says which tasks share a list (``Task.list_key`` names the list a task is in); PostgreSQL's trigger that
-        places new tasks (migration 0008) says it again in SQL, and the position index follows it."""
-        return self.filter(user_id=user_id, deleted_at__isnull=True)
+    def siblings(self, user_id: str, parent_id: int | None) -> TaskQuerySet:
+        """A list that its owner orders by hand (``Task.position``): the user's live tasks under one parent (None:
+        the top level). The one place in Python that says which tasks share a list (``Task.list_key`` names the list
+        a task is in); PostgreSQL's trigger that places tasks (migration 0010) says it again in SQL, and the position
+        indexes follow it."""
+        return self.filter(user_id=user_id, parent_id=parent_id, deleted_at__isnull=True)
 
     def siblings_of(self, task: Task) -> TaskQuerySet:
         """The list ``task`` is in (the task itself included, when it is live)."""
@@ -121,7 +126,7 @@ class TaskQuerySet(models.QuerySet):
         for task in objs:
             task.tag_keys = tag_keys(task.tags)
             task.completed_at = task.completed_at_for(task.completed, now)
-            if not task.position and not database_places_new_tasks(self.db):
+            if not task.position and not database_places_tasks(self.db):
                 unplaced.setdefault(task.list_key, []).append(task)
         # At the top of their lists, the last one first, as if created one by one (as PostgreSQL's trigger places
         # them, row after row): one read per list.
@@ -152,7 +157,18 @@ class TaskQuerySet(models.QuerySet):
             return []
         quote = connections[self.db].ops.quote_name
         columns = ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
-        return list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
+        changed = list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
+        if not database_places_tasks(self.db):
+            self._place(changed)
+        return changed
+
+    def _place(self, tasks: list[Task]) -> None:
+        """Put the tasks written with position "" at the top of their lists, one after the other (where the database
+        does not: database_places_tasks). The same write still: their version and updated_at stay as it left them."""
+        for task in sorted((task for task in tasks if task.position == ""), key=attrgetter("pk")):
+            siblings = self.model.objects.using(self.db).siblings(*task.list_key).exclude(position="")
+            task.position = key_before(siblings.first_position())
+            models.QuerySet.update(self.model.objects.using(self.db).filter(pk=task.pk), position=task.position)
 
     def bulk_update(self, objs: Iterable[Task], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
         objs, fields = list(objs), {*fields, "tag_keys", "version"}
@@ -173,13 +189,35 @@ class TaskQuerySet(models.QuerySet):
 
 def _with_derived_columns(fields: dict[str, Any]) -> dict[str, Any]:
     """An UPDATE's ``fields`` with what they imply: a new version, the time of the change, the tags' keys when
-    the tags change, the completion time when ``completed`` is set."""
+    the tags change, the completion time when ``completed`` is set, the top of its new list for a task whose parent
+    changes."""
     fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
     if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
         fields["tag_keys"] = tag_keys(fields["tags"])
     if "completed" in fields and "completed_at" not in fields:  # bulk_update derives it itself
         fields["completed_at"] = completed_at_sql(fields["completed"], fields["updated_at"])
+    parent = next((fields[name] for name in ("parent_id", "parent") if name in fields), MISSING)
+    if parent is not MISSING and "position" not in fields:
+        fields["position"] = new_list_position(parent)
     return fields
+
+
+MISSING = object()
+
+
+def new_list_position(parent: Any) -> Case:
+    """The position of a task whose parent becomes ``parent`` (an id, a task or None): the one it has when that is
+    its parent already, else "", which asks for the top of its new list (database_places_tasks). As SQL, on the row
+    as it is: a PUT, which always sends a parent, costs nothing more when the parent stays."""
+    if hasattr(parent, "resolve_expression"):
+        # parent_id = <expression> is no test of "the same parent" for a task without one (NULL = NULL is not true).
+        raise TypeError("A write of an expression as the parent says the position too.")
+    same = Q(parent__isnull=True) if parent is None else Q(parent=parent)
+    return Case(When(same, then=F("position")), default=Value(""), output_field=models.CharField())
+
+
+# Columns only the database's triggers write: a save of a whole task leaves them as they are.
+DATABASE_OWNED = {"subtasks_open", "subtasks_total"}
 
 
 class Task(models.Model):
@@ -197,14 +235,41 @@ class Task(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the task was last completed; null while it is open. Kept in step by every write (see TaskQuerySet).
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A recurring task's rule, normalised (tasks/recurrence.py); null for a task that does not recur. Its series is
+    # expanded in ``timezone``, and ``completions`` counts the times it was completed. The series' own state, which
+    # tasks/services.py keeps with the due date: the current occurrence as wall-clock time in the zone (where the
+    # next expansion starts), and how many occurrences COUNT leaves after it.
+    recurrence = models.CharField(
+        max_length=RULE_MAX_LENGTH, null=True, blank=True, default=None, validators=[validate_rule]
+    )
+    timezone = models.CharField(
+        "time zone",
+        max_length=ZONE_MAX_LENGTH,
+        default=DEFAULT_ZONE,
+        db_default=DEFAULT_ZONE,
+        validators=[validate_zone],
+    )
+    completions = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    series_wall_time = models.CharField(max_length=19, blank=True, default="", db_default="", editable=False)
+    series_left = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Bumped by every write (this model's save() and queryset methods see to it): with the id, the task's ETag.
     version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     # The task's place in its owner's change feed, set by the database on every INSERT and UPDATE (triggers in
     # migration 0007, so that no write path can skip it): the owner's TaskChangeCounter, bumped under its lock.
     change_seq = models.BigIntegerField(db_default=0, editable=False)
-    # The task's place among its siblings (TaskQuerySet.siblings), a key that sorts byte by byte: set at the top of
-    # its list when it is created without one ("", by the database or by save(): database_places_new_tasks), then
-    # only by services (a move, a restore, a rebalance), never by a client. Unique among the live tasks of a list; a
+    # A subtask's parent: null, or a live task of the same user (tasks/tree.py holds the rules, services.py keeps
+    # them). No ON DELETE: a purge detaches a purged task's subtasks first (services._purge).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="subtasks", db_index=False
+    )
+    # The live direct subtasks, open and all, kept by the database (triggers in migration 0008) on every write of a
+    # subtask, whatever its path; the same triggers bump the parent's version, since its representation changed.
+    subtasks_open = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    subtasks_total = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # The task's place among its siblings (TaskQuerySet.siblings), a key that sorts byte by byte. "" asks for the
+    # top of its list: a new task is created so, and a task that changes lists is written so (TaskQuerySet), and the
+    # database (PostgreSQL's trigger) or this model (SQLite) puts the key there: database_places_tasks. Otherwise
+    # only services set it (a move, a restore, a rebalance), never a client. Unique among the live tasks of a list; a
     # deleted task keeps its key, which a restore gives back when no live sibling has taken it meanwhile. Read back
     # from every INSERT (a database default makes Django ask for it in RETURNING).
     position = PositionField(max_length=POSITION_MAX_LENGTH, default="", db_default="", editable=False)
@@ -248,15 +313,23 @@ class Task(models.Model):
             models.Index(fields=["user_id", "change_seq"], name="task_user_change_seq_idx"),
             # The purge's search for tasks deleted long enough ago, among the few deleted ones.
             models.Index(fields=["deleted_at"], name="task_deleted_idx", condition=Q(deleted_at__isnull=False)),
+            # A task's subtasks: its live ones (deleted_at null) or those deleted with it (the same deleted_at).
+            models.Index(fields=["parent", "deleted_at"], name="task_parent_idx"),
         ]
         constraints = [
             # No two live tasks of a list at one place, whatever the interleaving of writes: a write that would put
-            # one there fails (a restore is then made again under the owner's lock: services.tasks_restore). Its index
-            # also reads a list in its order (ordering=position) and finds the top of a list for a create.
+            # one there fails. One index per kind of list (TaskQuerySet.siblings): a user's top-level tasks, and a
+            # task's subtasks (its parent's owner is theirs); each also reads its list in order (ordering=position
+            # with parent=) and finds its top for a create.
             models.UniqueConstraint(
                 fields=["user_id", "position"],
                 name="task_user_live_position_uniq",
-                condition=Q(deleted_at__isnull=True),
+                condition=Q(deleted_at__isnull=True, parent__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "position"],
+                name="task_parent_live_position_uniq",
+                condition=Q(deleted_at__isnull=True, parent__isnull=False),
             ),
         ]
 
@@ -266,16 +339,25 @@ class Task(models.Model):
     @property
     def list_key(self) -> tuple[Any, ...]:
         """What names the list the task is in: TaskQuerySet.siblings' arguments."""
-        return (self.user_id,)
+        return (self.user_id, self.parent_id)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.tag_keys = tag_keys(self.tags)
         updating = not self._state.adding
-        if not updating and not self.position and not database_places_new_tasks(self._write_alias(kwargs)):
+        if not updating and not self.position and not database_places_tasks(self._write_alias(kwargs)):
             # A new task goes to the top of its list: one indexed read of the list's first key.
             self.position = key_before(Task.objects.siblings_of(self).first_position())
+        if updating and kwargs.get("update_fields") is None:
+            # Never the subtask counts this copy holds, which may be older than the row's (the triggers own them),
+            # nor its position, which a move may have changed since (only the services write it).
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in {*DATABASE_OWNED, "position"}
+            ]
         update_fields = kwargs.get("update_fields")
-        completing = update_fields is None or "completed" in update_fields
+        # A recurring task's completion time is its series' to set (tasks/services.py).
+        completing = (update_fields is None or "completed" in update_fields) and self.recurrence is None
         if updating:
             # Counted by the database, not from this copy, which may be older than the row.
             self.version = F("version") + 1
@@ -301,6 +383,8 @@ class Task(models.Model):
 
     def completed_at_for(self, completed: bool, now: datetime) -> datetime | None:
         """completed_at_sql()'s rule on this copy of the task, for a row that does not exist yet (a create)."""
+        if self.recurrence is not None:
+            return self.completed_at  # its series' to set (tasks/services.py)
         if not completed:
             return None
         return self.completed_at if self.completed and self.completed_at is not None else now

@@ -31,7 +31,7 @@ from .batch import REF_MAX_LENGTH, BatchSerializer
 from .changes import CursorExpired
 from .conditional import IF_MATCH_PATTERN
 from .datetimes import DATE_TIME_PATTERN
-from .filters import NON_EMPTY_FILTERS, TaskFilter
+from .filters import NON_EMPTY_FILTERS, PARENT_PATTERN, TaskFilter
 from .models import Priority
 from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskMoveSerializer, TaskSerializer
 from .tags import MAX_TAG_LENGTH
@@ -69,9 +69,13 @@ class TaskCompletionSerializerExtension(OpenApiSerializerExtension):
         return {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
 
 
+# A move's body names at most one neighbour (each field's description says it in words, for the docs pages).
+NOT_BOTH_NEIGHBOURS = {"required": ["before", "after"]}
+
+
 class TaskMoveSerializerExtension(OpenApiSerializerExtension):
-    """The body of ``…/move/`` as DRF documents it, closed, with exactly one of ``before`` and ``after``: another
-    field, both or neither are a 400."""
+    """The body of ``…/move/`` as DRF documents it, closed, with something in it and not both ``before`` and
+    ``after``: another field, both or nothing are a 400."""
 
     target_class = "tasks.serializers.TaskMoveSerializer"
 
@@ -80,7 +84,7 @@ class TaskMoveSerializerExtension(OpenApiSerializerExtension):
             **auto_schema._map_basic_serializer(self.target, direction),
             "additionalProperties": False,
             "minProperties": 1,
-            "maxProperties": 1,
+            "not": NOT_BOTH_NEIGHBOURS,
         }
 
 
@@ -141,6 +145,12 @@ _TASK = {
     "due_date": None,
     "completed_at": None,
     "deleted_at": None,
+    "parent_id": None,
+    "subtasks_open": 0,
+    "subtasks_total": 0,
+    "recurrence": None,
+    "timezone": "UTC",
+    "completions": 0,
 }
 BATCH_RESULTS_EXAMPLE = {
     "results": [
@@ -257,6 +267,12 @@ LIST_FILTERS = [
         enum=["true", "false"],
         description="Only completed (`true`) or only open (`false`) tasks.",
     ),
+    OpenApiParameter(
+        "recurring",
+        OpenApiTypes.STR,
+        enum=["true", "false"],
+        description="Only recurring tasks (`true`: those with a `recurrence` rule) or only the others (`false`).",
+    ),
     OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.labels, description="Only tasks of this priority."),
     OpenApiParameter(
         "limit",
@@ -282,7 +298,8 @@ LIST_FILTERS = [
             name,
             {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN},
             description=f"Only tasks completed strictly {name.removeprefix('completed_')} this date-time (a year from "
-            "0002 to 9998, as written and in UTC); never open ones.",
+            "0002 to 9998, as written and in UTC), by their last completion (`completed_at`: an open recurring task "
+            "keeps the time its last occurrence was completed); never those without one.",
         )
         for name in ("completed_before", "completed_after")
     ),
@@ -303,6 +320,11 @@ LIST_FILTERS = [
         explode=False,
         style="form",
         description=_ORDERING.extra["help_text"],
+    ),
+    OpenApiParameter(
+        "parent",
+        {"type": "string", "pattern": PARENT_PATTERN},
+        description="A task's id: only its direct subtasks. `none`: only top-level tasks.",
     ),
     OpenApiParameter(
         "tag",
@@ -403,6 +425,7 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         "search": ["null_characters_not_allowed", "search_too_long", "too_many_words"],
         "limit": ["invalid"],
     }
+    list_codes["parent"].append("invalid")
     list_codes["offset"] = ["invalid"]
     for name, codes in list_codes.items():
         viewset = extend_validation_errors(codes, field_name=name, actions=["list"])(viewset)
@@ -414,6 +437,13 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     viewset = extend_validation_errors(["invalid", "null", "out_of_range"], field_name="due_date", actions=writes)(
         viewset
     )
+    # tasks/tree.py: the parent's rules, checked by the services.
+    parent_codes = ["invalid", "does_not_exist", "cycle", "too_deep", "too_many_subtasks"]
+    viewset = extend_validation_errors(parent_codes, field_name="parent_id", actions=[*writes, "move"])(viewset)
+    viewset = extend_validation_errors(
+        ["invalid", "max_length", "invalid_rule"], field_name="recurrence", actions=writes
+    )(viewset)
+    viewset = extend_validation_errors(["invalid", "invalid_time_zone"], field_name="timezone", actions=writes)(viewset)
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
     move_codes = ["not_a_sibling"]
     viewset = extend_validation_errors(move_codes, field_name="before", actions=["move"])(viewset)
@@ -460,7 +490,10 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         create=extend_schema(
             operation_id="tasks_create",
             summary="Create a task",
-            description="The task belongs to the token's user; `id`, `user_id` and timestamps sent are ignored.",
+            description="The task belongs to the token's user; `id`, `user_id`, timestamps and counts sent are "
+            "ignored. With `parent_id`, it is a subtask of that task (one of the user's live tasks, within "
+            f"{settings.API_MAX_TASK_DEPTH} levels and {settings.API_MAX_TASK_TREE_SIZE} tasks a tree); the parent's "
+            "counts and version change with it.",
             parameters=[
                 OpenApiParameter(
                     "Location",
@@ -481,19 +514,22 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         update=extend_schema(
             operation_id="tasks_update",
             summary="Replace a task",
-            description="`title` is required; the fields left out return to their defaults.",
+            description="`title` is required; the fields left out return to their defaults (`parent_id` to null: "
+            "the top level). Setting `completed` to true completes the task's open subtasks too.",
             parameters=[TASK_ID, IF_MATCH, ETAG],
         ),
         partial_update=extend_schema(
             operation_id="tasks_partial_update",
             summary="Change some of a task's fields",
-            description="Only the fields sent change.",
+            description="Only the fields sent change. A `parent_id` moves the task, with its subtasks, under that task "
+            "(or, null, to the top level); completing it completes its open subtasks too.",
             parameters=[TASK_ID, IF_MATCH, ETAG],
         ),
         destroy=extend_schema(
             operation_id="tasks_destroy",
             summary="Delete a task",
-            description="The task is soft-deleted: it disappears from the API.",
+            description="The task is soft-deleted, with its live subtasks at every level: they disappear from the API "
+            "(into the trash, `?deleted=true`) at the same instant.",
             parameters=[TASK_ID, IF_MATCH],
             # Declared, where drf-spectacular would write a bare 204, so that it carries its headers (a replay's).
             responses={204: OpenApiResponse(description="Deleted: no body.")},
@@ -502,21 +538,25 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             methods=["PATCH"],
             operation_id="tasks_complete",
             summary="Complete or reopen a task",
-            description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it.',
+            description='No body (or `{}`) flips `completed`; `{"completed": true}` or `false` sets it. Completing '
+            "a task completes its open subtasks at every level; reopening it reopens none of them.",
             parameters=[TASK_ID, IF_MATCH, ETAG],
             request=TaskCompletionSerializer,
             responses={200: TaskSerializer},
         ),
         move=extend_schema(
             operation_id="tasks_move",
-            summary="Move a task in its list",
+            summary="Move a task in its list, or to another",
             description=(
                 'Puts the task right before another task of its list (`{"before": <id>}`) or right after one '
                 '(`{"after": <id>}`), and answers the task with its new `position`; every other task keeps its own. '
-                "List a user's tasks in their order with `ordering=position`; a new task goes to the top. The other "
-                "task must be another of the user's live tasks in the same list: any other id (another user's, a "
-                "deleted task's, this task's own, an id no task has) is the same 400 naming `before` or `after`. A "
-                "move to where the task already is changes its version only."
+                "A list is a user's tasks under one parent: list one in its order with `ordering=position` and "
+                "`parent=`; a new task goes to the top. With `parent_id`, the task moves to that parent's subtasks "
+                "(null: the top level), checked as a `parent_id` of a PATCH is (a 400 naming it): at their top, or "
+                "next to `before` or `after`, one of them. The other task must be another of the user's live tasks "
+                "in the task's (new) list: any other id (another user's, a deleted task's, this task's own, an id no "
+                "task has) is the same 400 naming `before` or `after`. A move to where the task already is changes "
+                "its version only."
             ),
             parameters=[TASK_ID, IF_MATCH, ETAG],
             request=TaskMoveSerializer,
@@ -525,9 +565,11 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
         restore=extend_schema(
             operation_id="tasks_restore",
             summary="Restore a deleted task",
-            description="Takes the task out of the trash (`?deleted=true`): it is live again, as it was when deleted, "
-            "at its old `position` unless another task of its list has taken that place meanwhile (then at the top). "
-            "A task that is not in the trash (a live one, or one purged) is a 404.",
+            description="Takes the task out of the trash (`?deleted=true`) with the subtasks deleted with it: they are "
+            "live again, as they were when deleted. It goes back under its parent if that task is live and the nesting "
+            "rules still allow it there, else to the top level (`parent_id` null). It takes back its old `position` "
+            "unless another task of its list has taken that place meanwhile, or it goes to another list: then it goes "
+            "to the top. A task that is not in the trash (a live one, or one purged) is a 404.",
             parameters=[DELETED_TASK_ID, IF_MATCH, ETAG],
             request=None,
             responses={200: TaskSerializer},

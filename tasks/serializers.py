@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from . import text
+from . import recurrence, text
 from .datetimes import DATE_TIME_PATTERN, OUT_OF_RANGE, out_of_range, out_of_range_in_utc
 from .models import Priority, Task
+from .recurrence import DEFAULT_ZONE
 from .tags import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
 
 
@@ -98,6 +100,114 @@ class DueDateField(serializers.DateTimeField):
         return moment
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": 1,
+        "nullable": True,
+        "description": "The id of the task this one is a subtask of, one of the user's live tasks; null for a "
+        f"top-level task. Tasks nest at most {settings.API_MAX_TASK_DEPTH} levels deep, a top-level task and its "
+        f"subtasks at every level are at most {settings.API_MAX_TASK_TREE_SIZE} tasks, and no task is its own "
+        "subtask: a parent_id breaking a rule, or not one of the user's live tasks, is a 400 naming it.",
+    }
+)
+class ParentIdField(serializers.Field):
+    """A task id (a JSON integer from 1), or null. Whether it names a task that can be the parent is the services'
+    to say, under the owner's lock (tasks/tree.py)."""
+
+    default_error_messages = {"invalid": "A task id (an integer from 1), or null for a top-level task."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        # Any size: an id past the column's range names no task, a 400 like any other such id.
+        if isinstance(data, int) and not isinstance(data, bool) and data >= 1:
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value: int | None) -> int | None:
+        return value
+
+
+class CheckedStringField(serializers.Field):
+    """A JSON string held to ``check``'s rules, which returns it as stored or raises Django's ValidationError: its
+    message and code become the field's 400."""
+
+    check: Callable[[str], str]
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return self.check(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value
+
+
+RULE_EXAMPLES = {
+    "every day": "FREQ=DAILY",
+    "every weekday": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    "every other week": "FREQ=WEEKLY;INTERVAL=2",
+    "every month on its last Friday": "FREQ=MONTHLY;BYDAY=-1FR",
+    "every day at 09:00 and 17:00, 10 times": "FREQ=DAILY;BYHOUR=9,17;BYMINUTE=0;BYSECOND=0;COUNT=10",
+}
+
+
+RULE_DESCRIPTION = (
+    "An RFC 5545 recurrence rule (an RRULE, without DTSTART), or null for a task that does not recur: "
+    + "; ".join(f"`{rule}` {meaning}" for meaning, rule in RULE_EXAMPLES.items())
+    + f". At most {recurrence.RULE_MAX_LENGTH} characters. FREQ is DAILY, WEEKLY, MONTHLY or YEARLY; then INTERVAL "
+    f"(1 to {recurrence.MAX_INTERVAL}), COUNT (1 to {recurrence.MAX_COUNT}) or UNTIL (in UTC: 20261231T235959Z), "
+    "BYMONTH, BYWEEKNO and BYYEARDAY (yearly rules), BYMONTHDAY (not weekly), BYDAY (with a position such as -1FR "
+    "in monthly and yearly rules), BYHOUR, BYMINUTE, BYSECOND (one), BYSETPOS, WKST. Any order and letter case, "
+    "with or without an RRULE: prefix; stored and returned normalised (upper case, no prefix, the parts in this "
+    "order, lists sorted without repeats). The rule is "
+    "expanded in `timezone` from the due date (the time of the request when there is none): its first occurrence "
+    "at or after it becomes the due date, and the parts the rule leaves out (the time of day, the weekday, the day "
+    "of the month) are taken from it. Completing the task moves it to its next occurrence after now; with none "
+    "left, it is completed for good."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "maxLength": recurrence.RULE_MAX_LENGTH,
+        "pattern": recurrence.RULE_PATTERN,
+        "example": RULE_EXAMPLES["every weekday"],
+        "description": RULE_DESCRIPTION,
+    }
+)
+class RecurrenceField(CheckedStringField):
+    """A recurrence rule, normalised (tasks/recurrence.py), or null; an error names ``recurrence``."""
+
+    check = staticmethod(recurrence.normalise)
+    default_error_messages = {
+        "invalid": 'Give the rule as a string, e.g. "FREQ=WEEKLY;BYDAY=MO,WE", or null for a task that does not recur.'
+    }
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": sorted(recurrence.zone_names()),
+        "example": "Europe/Berlin",
+        "description": "The IANA time zone (e.g. `Europe/Berlin`, `America/New_York`) in which the rule is "
+        'expanded: "every day at 09:00" stays 09:00 there across daylight-saving changes. `UTC` unless given.',
+    }
+)
+class TimeZoneField(CheckedStringField):
+    """An IANA zone name, written as the tz database writes it."""
+
+    check = staticmethod(recurrence.check_zone)
+    default_error_messages = {"invalid": 'Give an IANA time zone name as a string, e.g. "Europe/Berlin".'}
+
+
 class PriorityField(serializers.ChoiceField):
     """Priorities travel by name (``low``, ``medium``, ``high``) and are stored as ranks."""
 
@@ -129,7 +239,13 @@ class PriorityField(serializers.ChoiceField):
                 "priority": "high",
                 "due_date": "2026-12-01T09:30:00+02:00",
                 "tags": ["errands", "home"],
+                "parent_id": None,
             },
+        ),
+        OpenApiExample(
+            "A subtask",
+            request_only=True,
+            value={"title": "Compare prices", "parent_id": 42},
         ),
         OpenApiExample(
             "A task",
@@ -147,8 +263,24 @@ class PriorityField(serializers.ChoiceField):
                 "updated_at": "2026-11-20T18:02:11.532906Z",
                 "completed_at": None,
                 "deleted_at": None,
+                "parent_id": None,
+                "subtasks_open": 0,
+                "subtasks_total": 0,
+                "recurrence": None,
+                "timezone": "UTC",
+                "completions": 0,
                 "position": "Zz",
                 "version": 1,
+            },
+        ),
+        OpenApiExample(
+            "A recurring task",
+            request_only=True,
+            value={
+                "title": "Team meeting notes",
+                "due_date": "2026-12-04T16:00:00+01:00",
+                "recurrence": "FREQ=MONTHLY;BYDAY=-1FR",
+                "timezone": "Europe/Berlin",
             },
         ),
     ]
@@ -161,6 +293,9 @@ class TaskSerializer(serializers.ModelSerializer):
     priority = PriorityField(default=Priority.MEDIUM.label)
     due_date = DueDateField(allow_null=True, default=None)
     tags = TagsField(default=list)
+    parent_id = ParentIdField(default=None)
+    recurrence = RecurrenceField(allow_null=True, default=None)
+    timezone = TimeZoneField(default=DEFAULT_ZONE)
 
     class Meta:
         model = Task
@@ -178,11 +313,18 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "deleted_at",
+            "parent_id",
+            "subtasks_open",
+            "subtasks_total",
+            "recurrence",
+            "timezone",
+            "completions",
             "position",
             "version",
         )
-        # completed_at follows completed (tasks/models.py); deleted_at is set by DELETE, cleared by …/restore/.
-        # Both are null when they do not apply, so every task has the same fields.
+        # completed_at follows completed (tasks/models.py) or a recurring task's completions (tasks/services.py);
+        # deleted_at is set by DELETE, cleared by …/restore/. Both are null when they do not apply, so every task
+        # has the same fields.
         read_only_fields = [
             "id",
             "user_id",
@@ -190,6 +332,9 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "deleted_at",
+            "subtasks_open",
+            "subtasks_total",
+            "completions",
             "position",
             "version",
         ]
@@ -201,7 +346,16 @@ class TaskSerializer(serializers.ModelSerializer):
                 '(ASCII, as C\'s strcmp or JavaScript\'s `<` compare), e.g. "Zz" < "a0" < "a0V" < "a1". New tasks '
                 "take a key before every other one, at the top.",
             },
-            "version": {"help_text": 'Bumped by every write; the task\'s ETag is "<id>-<version>".'},
+            "version": {
+                "help_text": "Bumped by every write; the task's ETag is \"<id>-<version>\". A parent's is bumped too "
+                "whenever its subtask counts change."
+            },
+            "subtasks_open": {"help_text": "How many of its live direct subtasks are not completed."},
+            "subtasks_total": {"help_text": "How many live direct subtasks it has (deleted ones are not counted)."},
+            "completions": {
+                "help_text": "How many times this recurring task was completed: each completion moves it to its "
+                "next occurrence, the last one completes it for good."
+            },
         }
 
     def to_representation(self, task: Task) -> dict[str, Any]:
@@ -227,6 +381,12 @@ class TaskSerializer(serializers.ModelSerializer):
             updated_at,
             completed_at,
             deleted_at,
+            parent_id,
+            subtasks_open,
+            subtasks_total,
+            rule,
+            zone,
+            completions,
             position,
             version,
         ) = row
@@ -243,6 +403,12 @@ class TaskSerializer(serializers.ModelSerializer):
             "updated_at": utc_iso(updated_at),
             "completed_at": utc_iso(completed_at),
             "deleted_at": utc_iso(deleted_at),
+            "parent_id": parent_id,
+            "subtasks_open": subtasks_open,
+            "subtasks_total": subtasks_total,
+            "recurrence": rule,
+            "timezone": zone,
+            "completions": completions,
             "position": position,
             "version": version,
         }
@@ -308,16 +474,26 @@ class NeighbourIdField(serializers.IntegerField):
     examples=[
         OpenApiExample("Before another task", value={"before": 17}, request_only=True),
         OpenApiExample("After another task", value={"after": 17}, request_only=True),
+        OpenApiExample("To the top of another task's subtasks", value={"parent_id": 42}, request_only=True),
+        OpenApiExample(
+            "Among the top-level tasks, after one", value={"parent_id": None, "after": 17}, request_only=True
+        ),
     ]
 )
 class TaskMoveSerializer(serializers.Serializer):
-    """Body of ``POST …/move/``: where the task goes, right before one sibling or right after one."""
+    """Body of ``POST …/move/``: where the task goes: right before one sibling or right after one, in its list or in
+    another parent's (``parent_id``, at its top without a sibling)."""
 
     before = NeighbourIdField(
-        required=False, help_text="Put the task right before this one: another live task of the same list."
+        required=False, help_text="Put the task right before this one: another live task of the list it goes to."
     )
     after = NeighbourIdField(
-        required=False, help_text="Put the task right after this one: another live task of the same list."
+        required=False, help_text="Put the task right after this one: another live task of the list it goes to."
+    )
+    parent_id = ParentIdField(
+        required=False,
+        help_text="Move the task under this task (null: to the top level), at the top of its subtasks unless "
+        "before or after says where among them.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +501,8 @@ class TaskMoveSerializer(serializers.Serializer):
         unknown = next((name for name in self.initial_data if name not in self.fields), None)
         if unknown is not None:
             raise serializers.ValidationError(
-                f'This action takes "before" or "after" (a task id), not "{unknown}".', code="unknown_field"
+                f'This action takes "before" or "after" (a task id) and "parent_id", not "{unknown}".',
+                code="unknown_field",
             )
         if "before" in attrs and "after" in attrs:
             raise serializers.ValidationError(
@@ -333,7 +510,8 @@ class TaskMoveSerializer(serializers.Serializer):
             )
         if not attrs:
             raise serializers.ValidationError(
-                'Say where the task goes: {"before": <id>} or {"after": <id>}, the id of another task in its list.',
+                'Say where the task goes: {"before": <id>} or {"after": <id>}, the id of another task in its list, '
+                'or {"parent_id": <id or null>} for another list.',
                 code="required",
             )
         return attrs
@@ -365,6 +543,12 @@ class TombstoneSerializer(serializers.Serializer):
                         "updated_at": "2026-11-21T08:15:40.100200Z",
                         "completed_at": "2026-11-21T08:15:40.100200Z",
                         "deleted_at": None,
+                        "parent_id": None,
+                        "subtasks_open": 0,
+                        "subtasks_total": 0,
+                        "recurrence": None,
+                        "timezone": "UTC",
+                        "completions": 0,
                         "position": "Zz",
                         "version": 2,
                     }

@@ -252,8 +252,18 @@ TASK_PURGE_BATCH_SIZE = _limit("TASK_PURGE_BATCH_SIZE", 500)
 IDEMPOTENCY_KEY_TTL_HOURS = _limit("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 IDEMPOTENCY_KEY_WAIT_MS = _limit("IDEMPOTENCY_KEY_WAIT_MS", 1000)
 
+# Recurring tasks (tasks/recurrence.py): the work one expansion of a rule may do, in steps (each day of the calendar
+# it examines, each occurrence it produces counting 8), before it stops: a completion then moves the task as far
+# as it got, or completes it for good when it found nothing. It bounds the CPU a rule that never matches can cost.
+RECURRENCE_MAX_STEPS = _limit("RECURRENCE_MAX_STEPS", 100_000)
+
 # Operations in one POST …/tasks/batch/: each is a write, charged to the user's rate like a request of its own.
 API_MAX_BATCH_OPERATIONS = _limit("API_MAX_BATCH_OPERATIONS", 100)
+
+# Subtasks (tasks/tree.py): how many levels tasks nest (a top-level task is level 1), and how many live tasks one tree
+# holds (a top-level task and its subtasks at every level), which bounds what deleting or completing one task writes.
+API_MAX_TASK_DEPTH = _limit("API_MAX_TASK_DEPTH", 4)
+API_MAX_TASK_TREE_SIZE = _limit("API_MAX_TASK_TREE_SIZE", 1000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["authjwt.authentication.BetterAuthJWTAuthentication"],

@@ -117,7 +117,10 @@ def test_list_shows_the_support_columns_and_links_id_and_title(support: Client, 
         "completed_time",
         "priority",
         "due",
+        "repeats",
         "tag_list",
+        "parent_link",
+        "subtasks",
         "position",
         "created",
         "deleted",
@@ -202,9 +205,21 @@ def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_
         "priority",
         "due_date",
         "tags",
+        "parent",
+        "recurrence",
+        "timezone",
         "rendered_version",
     }
-    assert set(adminform.readonly_fields) == {"user_id", "created", "updated", "completed_time", "deleted", "position"}
+    assert set(adminform.readonly_fields) == {
+        "user_id",
+        "created",
+        "updated",
+        "completed_time",
+        "deleted",
+        "subtasks",
+        "completions",
+        "position",
+    }
 
 
 def test_support_can_fix_a_task_and_the_change_is_logged(
@@ -221,6 +236,7 @@ def test_support_can_fix_a_task_and_the_change_is_logged(
             "priority": Priority.HIGH,
             "due_date_0": "2026-12-01",
             "due_date_1": "09:30:00",
+            "timezone": "UTC",
             "user_id": BOB,  # read-only: ignored
             "rendered_version": task.version,
             "_save": "Save",
@@ -245,7 +261,14 @@ def test_support_can_fix_a_task_and_the_change_is_logged(
 def test_a_superuser_can_add_a_task_for_a_user(superuser: Client) -> None:
     response = superuser.post(
         reverse("admin:tasks_task_add"),
-        {"user_id": BOB, "title": "Call back", "description": "", "priority": Priority.MEDIUM, "_save": "Save"},
+        {
+            "user_id": BOB,
+            "title": "Call back",
+            "description": "",
+            "priority": Priority.MEDIUM,
+            "timezone": "UTC",
+            "_save": "Save",
+        },
     )
 
     assert response.status_code == 302
@@ -562,9 +585,11 @@ def change_form(task: Task, **changes: Any) -> dict[str, Any]:
         "title": task.title,
         "description": task.description,
         "priority": task.priority,
-        "due_date_0": "",
-        "due_date_1": "",
+        "due_date_0": f"{task.due_date:%Y-%m-%d}" if task.due_date else "",
+        "due_date_1": f"{task.due_date:%H:%M:%S}" if task.due_date else "",
         "tags": ", ".join(task.tags),
+        "recurrence": task.recurrence or "",
+        "timezone": task.timezone,
         "rendered_version": task.version,
         "_save": "Save",
         **changes,
@@ -661,3 +686,120 @@ def test_a_change_form_save_holds_the_task_so_that_no_write_slips_in_between_its
     assert (response.status_code, concurrent) == (302, ["waited"])
     task.refresh_from_db()
     assert (task.title, task.version) == ("Water the plants", 2)
+
+
+# Recurring tasks
+
+
+@pytest.fixture
+def recurring(db: None) -> Task:
+    return services.task_create(
+        user_id=ALICE,
+        title="Stand-up notes",
+        due_date=datetime(2030, 1, 7, 8, 0, tzinfo=UTC),  # a Monday, 09:00 in Berlin
+        recurrence="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=9;BYMINUTE=0",
+        timezone="Europe/Berlin",
+    )
+
+
+def test_the_rule_is_shown_in_words_in_the_list_and_next_to_it_in_the_form(support: Client, recurring: Task) -> None:
+    listing = listing_of(support)
+    form = support.get(change_url(recurring)).content.decode()
+
+    assert "Every weekday at 09:00 (Europe/Berlin)" in listing
+    assert "In words: Every weekday at 09:00, in Europe/Berlin." in html.unescape(form)
+    assert 'value="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=9;BYMINUTE=0"' in form
+
+
+def test_support_gives_a_task_a_rule_and_a_zone_as_clients_write_them(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(due_date=datetime(2030, 1, 7, 8, 0, tzinfo=UTC))
+    form = change_form(task, recurrence=" freq=weekly;byday=we,mo ", timezone="Europe/Berlin")
+
+    response = support.post(change_url(task), form)
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.recurrence, task.timezone, task.series_wall_time) == (
+        "FREQ=WEEKLY;BYDAY=MO,WE",
+        "Europe/Berlin",
+        "2030-01-07T09:00:00",
+    )
+    assert LogEntry.objects.get(object_id=str(task.pk)).get_change_message() == (
+        "Recurrence: (empty) → “FREQ=WEEKLY;BYDAY=MO,WE”. Time zone: “UTC” → “Europe/Berlin”."
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("recurrence", "FREQ=SECONDLY", "A task recurs at most daily"),
+        ("recurrence", "FREQ=DAILY;COUNT=5000000", "COUNT takes a whole number from 1 to 10000"),
+        ("timezone", "Mars/Olympus_Mons", "Select a valid choice"),
+    ],
+)
+def test_the_change_form_refuses_what_the_api_refuses_on_the_field(
+    support: Client, make_task: Callable[..., Task], field: str, value: str, says: str
+) -> None:
+    task = make_task()
+
+    response = support.post(change_url(task), change_form(task, **{field: value}))
+
+    assert response.status_code == 200
+    assert says in " ".join(response.context["adminform"].form.errors[field])
+    assert Task.objects.get(pk=task.pk).version == task.version
+
+
+def test_completing_a_recurring_task_in_the_change_form_moves_it_to_its_next_occurrence(
+    support: Client, recurring: Task
+) -> None:
+    response = support.post(change_url(recurring), change_form(recurring, completed="on"))
+
+    assert response.status_code == 302
+    done = Task.objects.get(pk=recurring.pk)
+    assert (done.completed, done.completions, done.due_date) == (False, 1, datetime(2030, 1, 8, 8, 0, tzinfo=UTC))
+    assert done.completed_at is not None
+    assert LogEntry.objects.get(object_id=str(done.pk)).get_change_message() == (
+        "Due date: 2030-01-07 08:00:00 UTC → 2030-01-08 08:00:00 UTC. Completions: 0 → 1."
+    )
+
+
+def test_the_actions_complete_a_recurring_task_through_the_same_service(
+    support: Client, recurring: Task, make_task: Callable[..., Task]
+) -> None:
+    plain = make_task()
+
+    support.post(CHANGELIST, {"action": "mark_complete", "_selected_action": [recurring.pk, plain.pk]})
+
+    done = Task.objects.get(pk=recurring.pk)
+    assert (done.completed, done.completions, done.due_date) == (False, 1, datetime(2030, 1, 8, 8, 0, tzinfo=UTC))
+    assert Task.objects.get(pk=plain.pk).completed is True
+    assert dict(LogEntry.objects.values_list("object_id", "change_message")) == {
+        str(recurring.pk): "Marked complete. Due date: 2030-01-07 08:00:00 UTC → 2030-01-08 08:00:00 UTC. "
+        "Completions: 0 → 1.",
+        str(plain.pk): "Marked complete. Completed: no → yes.",
+    }
+
+
+def test_marking_a_recurring_task_with_no_occurrence_left_incomplete_reopens_it(
+    support: Client, make_task: Callable[..., Task]
+) -> None:
+    task = services.task_create(
+        user_id=ALICE, title="Once more", due_date=datetime(2030, 1, 7, tzinfo=UTC), recurrence="FREQ=DAILY;COUNT=1"
+    )
+    support.post(CHANGELIST, {"action": "mark_complete", "_selected_action": [task.pk]})
+    assert Task.objects.get(pk=task.pk).completed is True
+
+    support.post(CHANGELIST, {"action": "mark_incomplete", "_selected_action": [task.pk]})
+
+    reopened = Task.objects.get(pk=task.pk)
+    assert (reopened.completed, reopened.completed_at, reopened.completions) == (False, None, 1)
+
+
+def test_the_list_filters_recurring_tasks(support: Client, recurring: Task, make_task: Callable[..., Task]) -> None:
+    plain = make_task()
+
+    assert listed(support.get(CHANGELIST + "?recurring=yes")) == [recurring.pk]
+    assert listed(support.get(CHANGELIST + "?recurring=no")) == [plain.pk]
+    assert sorted(listed(support.get(CHANGELIST))) == sorted([recurring.pk, plain.pk])

@@ -191,6 +191,7 @@ def test_the_admin_change_form_stamps_completed_at_and_shows_it(support: Client,
         "due_date_0": "",
         "due_date_1": "",
         "tags": "",
+        "timezone": "UTC",
         "rendered_version": open_task.version,
         "_save": "Save",
     }

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE
+from tasks import services
 from tasks.conditional import etag_for
 from tasks.models import Task
 
@@ -163,13 +164,45 @@ def test_a_trash_page_costs_the_change_counter_a_count_and_a_select(alice: APICl
 
 
 @pytest.mark.parametrize("if_match", [False, True])
-def test_restore_is_one_update_returning_the_task(alice: APIClient, task: Task, if_match: bool) -> None:
+def test_restore_is_the_owners_lock_a_read_of_the_task_and_its_subtree_and_one_update_returning(
+    alice: APIClient, task: Task, if_match: bool
+) -> None:
     Task.objects.filter(pk=task.pk).update(deleted_at=timezone.now())
     task.refresh_from_db()
     headers = {"HTTP_IF_MATCH": etag_for(task)} if if_match else {}
 
     with statements() as done:
         assert alice.post(f"{BASE}{task.id}/restore/", **headers).status_code == 200
+
+    # The subtasks deleted with it come back too, in one UPDATE more when there are some (tasks/tests/test_subtasks.py).
+    assert [sql.split()[0] for sql in done.work] == ["SELECT", "SELECT", "WITH", "UPDATE"], done.work
+    assert "tasks_taskchangecounter" in done.work[0] and "RETURNING" in done.work[-1], done.work
+
+
+@pytest.fixture
+def recurring(db: None) -> Task:
+    return services.task_create(user_id=ALICE, title="Water", due_date=timezone.now(), recurrence="FREQ=DAILY")
+
+
+@pytest.mark.parametrize(
+    ("url", "body"), [("complete/", None), ("complete/", {"completed": True}), ("", {"completed": True})]
+)
+def test_completing_a_recurring_task_is_an_update_that_finds_none_then_a_locked_read_and_an_update(
+    alice: APIClient, recurring: Task, url: str, body: dict | None
+) -> None:
+    with statements() as done:
+        assert alice.patch(f"{BASE}{recurring.id}/{url}", body).status_code == 200
+
+    # The one-statement write of a task without a rule finds none; the series is computed from the locked row.
+    assert [sql.split()[0] for sql in done.work] == ["UPDATE", "SELECT", "UPDATE"], done.work
+    assert '"recurrence" IS NULL' in done.work[0], done.work
+    # SQLite has one writer at a time, and no FOR UPDATE.
+    assert done.work[1].endswith("FOR UPDATE") or connection.vendor == "sqlite", done.work
+
+
+def test_a_change_of_another_field_of_a_recurring_task_is_one_update(alice: APIClient, recurring: Task) -> None:
+    with statements() as done:
+        assert alice.patch(f"{BASE}{recurring.id}/", {"title": "Water the garden", "tags": ["x"]}).status_code == 200
 
     assert len(done.work) == 1 and done.work[0].startswith("UPDATE") and "RETURNING" in done.work[0], done.work
 
@@ -186,3 +219,14 @@ def test_a_move_locks_the_task_and_its_owner_reads_its_neighbours_and_writes_one
     assert "tasks_taskchangecounter" in done.work[1] and "RETURNING" in done.work[3], done.work
     if connection.vendor == "postgresql":
         assert all(sql.endswith("FOR UPDATE") for sql in done.work[:2]), done.work
+
+
+def test_creating_a_recurring_task_is_one_insert(alice: APIClient) -> None:
+    with statements() as done:
+        response = alice.post(BASE, {"title": "Water", "recurrence": "FREQ=DAILY", "timezone": "Europe/Berlin"})
+        assert response.status_code == 201
+
+    # As any create: on SQLite, its list's top is read first (test_create_is_one_insert).
+    assert [sql.split()[0] for sql in done.work] == (
+        ["INSERT"] if connection.vendor == "postgresql" else ["SELECT", "INSERT"]
+    ), done.work

@@ -70,10 +70,17 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
         "updated_at",
         "completed_at",
         "deleted_at",
+        "parent_id",
+        "subtasks_open",
+        "subtasks_total",
+        "recurrence",
+        "timezone",
+        "completions",
         "position",
         "version",
     }
     assert task["completed_at"] is None and task["deleted_at"] is None and task["version"] == 1
+    assert task["parent_id"] is None and task["subtasks_open"] == task["subtasks_total"] == 0
     # With its trailing slash, as every URL the API documents and gives, whichever form the request used.
     assert response["Location"] == f"http://testserver{BASE}/{task['id']}/"
     assert alice.get(response["Location"]).json() == task

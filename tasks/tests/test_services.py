@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -53,6 +54,12 @@ def test_each_service_is_one_transaction_around_one_statement(task: Task, servic
     statements = [query["sql"] for query in context.captured_queries]
     # In a test the outermost atomic is the test's own, so a service's transaction shows as a savepoint.
     assert statements[0].startswith("SAVEPOINT") and statements[-1].startswith("RELEASE SAVEPOINT"), statements
+    if service == "restore many":
+        # A restore brings back the subtasks deleted with the task, and puts it under its parent only if the rules
+        # still allow it (tasks/tree.py): the owner's lock, then the task and its subtree read, then written.
+        assert [sql.split()[0] for sql in statements[1:-1]] == ["SELECT", "SELECT", "WITH", "UPDATE"], statements
+        assert "FOR UPDATE" in statements[1] or connection.vendor == "sqlite", statements
+        return
     work = statements[1:-1]
     if service == "create" and connection.vendor != "postgresql":
         # A new task goes to the top of its list: SQLite's is read first (PostgreSQL's INSERT reads it itself).
@@ -218,3 +225,27 @@ def test_saving_only_the_tags_keeps_their_keys(task: Task) -> None:
     task.save(update_fields=["tags"])
 
     assert list(Task.objects.tagged(["home"])) == [task]
+
+
+def test_a_task_without_a_rule_written_from_its_locked_row_keeps_its_completion_rule(db: None) -> None:
+    # The path a task takes when it lost its rule between the one-statement write and the lock.
+    open_task = Task(user_id=ALICE, title="Once")
+
+    completed = services._series_write(open_task, {}, completed=True)
+    reopened = services._series_write(
+        Task(user_id=ALICE, completed=True, completed_at=completed["completed_at"]), {}, completed=False
+    )
+
+    assert completed["completed"] is True and completed["completed_at"] is not None
+    assert (reopened["completed"], reopened["completed_at"]) == (False, None)
+    assert completed["series_wall_time"] == "" and completed["series_left"] is None
+
+
+def test_a_bulk_created_recurring_task_keeps_the_completion_time_it_was_given(db: None) -> None:
+    moment = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    [task] = Task.objects.bulk_create(
+        [Task(user_id=ALICE, title="Water", recurrence="FREQ=DAILY", due_date=moment, completed_at=moment)]
+    )
+
+    assert Task.objects.get(pk=task.pk).completed_at == moment

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +63,10 @@ SINGLE = {
     "restore": ("POST", "restore/"),
     "move": ("POST", "move/"),
 }
-# A move next to a task deleted since the device heard of it: a 400 naming the neighbour, dropped like a stale edit.
+# A move next to a task that is not in that list any more (deleted, or moved elsewhere since the device heard of it):
+# a 400 naming the neighbour, dropped like a stale edit.
 GONE_NEIGHBOUR = "not_a_sibling"
+NEIGHBOURS = ("before", "after")
 
 titles = st.sampled_from(["Buy milk", "Call mum", "Pay rent", "Water the plants", "Book flights"])
 fields = {
@@ -107,8 +108,9 @@ class Device:
     trash: set[int] = field(default_factory=set)
     cursor: str | None = None
     queue: list[Edit] = field(default_factory=list)
-    # The task each of its offline creates became.
+    # The task each of its offline creates became, and the creates refused (their parent gone meanwhile).
     created: dict[str, int] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
     names: int = 0
 
     @property
@@ -131,10 +133,24 @@ class Device:
 
     def apply(self, edit: Edit, status: int, body: Any, etag: str | None) -> None:
         """What the answer to one of its edits tells the device."""
-        if (status in STALE and edit.op != "create") or gone_neighbour(edit, status, body):
+        if status in STALE and edit.op != "create":
             event(f"stale {edit.op}: {status}")
             return  # dropped
+        if gone_neighbour(status, body, edit):
+            event("move next to a task no longer there")
+            return  # dropped
+        if misplaced(status, body, edit):
+            event(f"{edit.op} under a parent refused: {body['errors'][0]['code']}")
+            if edit.op == "create":
+                self.refused.add(edit.target)  # type: ignore[arg-type]
+            return  # dropped too: the parent is gone, or the tasks moved meanwhile
+        if status == 424 and self.depends_on_refused(edit):
+            return  # in the same batch as the refused create it names
         assert status == SUCCESS[edit.op], (edit, status, body)
+        if (edit.data or {}).get("parent_id") is not None:
+            event(f"{edit.op} under a task")
+        if edit.op == "move":
+            event("moved")
         if edit.op == "delete":
             self.forget(self.resolve(edit.target))
             return
@@ -143,20 +159,38 @@ class Device:
             assert isinstance(edit.target, str)
             self.created[edit.target] = body["id"]
 
+    def depends_on_refused(self, edit: Edit) -> bool:
+        """The edit names a task its create never made, as its target, its parent or its neighbour: dropped, as the
+        create was."""
+        named = [(edit.data or {}).get(name) for name in ("parent_id", *NEIGHBOURS)]
+        return bool({edit.target, *named} & self.refused)
+
+    def body(self, edit: Edit, in_batch: set[str] | None = None) -> dict[str, Any] | None:
+        """The edit's body as sent: a parent or a neighbour it created offline named by its ref in the batch that
+        creates it, else by the id it became."""
+        if edit.data is None:
+            return None
+        named = [name for name in ("parent_id", *NEIGHBOURS) if isinstance(edit.data.get(name), str)]
+        refs = {name: edit.data[name] for name in named}
+        return {
+            **edit.data,
+            **{name: f"$ref:{ref}" if ref in (in_batch or ()) else self.resolve(ref) for name, ref in refs.items()},
+        }
+
+    def parent_of(self, target: int | str) -> int | str | None:
+        """The parent of a task it holds, or of one it created offline, as it last heard."""
+        if isinstance(target, int):
+            return self.tasks[target]["parent_id"]
+        create = next(edit for edit in self.queue if edit.op == "create" and edit.target == target)
+        return (create.data or {}).get("parent_id")
+
     def resolve(self, target: int | str | None) -> int:
         return self.created[target] if isinstance(target, str) else target  # type: ignore[return-value]
 
-    def body(self, edit: Edit, in_batch: Collection[str] = ()) -> dict[str, Any] | None:
-        """The edit's body as sent: a move's neighbour created offline named by its id once known, else by its ref."""
-        if edit.op != "move" or edit.data is None:
-            return edit.data
-        ((side, neighbour),) = edit.data.items()
-        if isinstance(neighbour, str) and neighbour in in_batch:
-            return {side: f"$ref:{neighbour}"}
-        return {side: self.resolve(neighbour)}
-
     def sync(self, limit: int) -> None:
-        """Follow the feed's cursors until it has nothing more."""
+        """Follow the feed's cursors until it has nothing more. A sync from nothing replaces what the device held (its
+        answers to writes it sent before it ever synced): tasks deleted since are in no answer of it."""
+        fresh, sent = self.cursor is None, set()
         while True:
             response = self.client.get(
                 f"{self.base}changes/", {**({"since": self.cursor} if self.cursor else {}), "limit": limit}
@@ -168,15 +202,26 @@ class Device:
                 # Kept only if it is what the device holds already, by an answer that gave its ETag.
                 same = self.tasks.get(task["id"]) == task
                 self.hold(task, self.etags.get(task["id"]) if same else None)
+                sent.add(task["id"])
             for tombstone in answer["deleted"]:
                 self.forget(tombstone["id"])
             self.cursor = answer["cursor"]
             if not answer["has_more"]:
+                for task_id in set(self.tasks) - sent if fresh else ():
+                    self.forget(task_id)
                 return
 
 
-def gone_neighbour(edit: Edit, status: int, body: Any) -> bool:
+def gone_neighbour(status: int, body: Any, edit: Edit) -> bool:
     return edit.op == "move" and status == 400 and body["errors"][0]["code"] == GONE_NEIGHBOUR
+
+
+def misplaced(status: int, body: Any, edit: Edit) -> bool:
+    """A move the tree's rules refused (tasks/tree.py): its parent deleted, or other moves since made it a cycle or too
+    deep. Only a move's parent_id can be refused so."""
+    if status != 400 or "parent_id" not in (edit.data or {}):
+        return False
+    return all(error["attr"].endswith("parent_id") for error in body["errors"])
 
 
 def attempt(data: st.DataObject, send: Any) -> Any:
@@ -199,6 +244,8 @@ def body_of(response: Any) -> Any:
 
 
 def send_one(data: st.DataObject, device: Device, edit: Edit) -> None:
+    if device.depends_on_refused(edit):
+        return
     if edit.op == "create":
         response = attempt(
             data, lambda: device.client.post(device.base, edit.data, format="json", HTTP_IDEMPOTENCY_KEY=edit.key)
@@ -207,10 +254,9 @@ def send_one(data: st.DataObject, device: Device, edit: Edit) -> None:
         method, action = SINGLE[edit.op]
         url = f"{device.base}{device.resolve(edit.target)}/{action}"
         headers = {"HTTP_IDEMPOTENCY_KEY": edit.key, **({"HTTP_IF_MATCH": edit.if_match} if edit.if_match else {})}
-        body = device.body(edit)
         response = attempt(
             data,
-            lambda: device.client.generic(method, url, *json_body(body), **headers),  # type: ignore[arg-type]
+            lambda: device.client.generic(method, url, *json_body(device.body(edit)), **headers),  # type: ignore[arg-type]
         )
     device.apply(edit, response.status_code, body_of(response), response.headers.get("ETag"))
 
@@ -237,7 +283,7 @@ def operation(device: Device, edit: Edit, in_batch: set[str]) -> dict[str, Any]:
 def send_batch(data: st.DataObject, device: Device, edits: list[Edit], atomic: bool) -> None:
     """The edits as one batch with one key. An atomic batch that fails on a stale edit changed nothing: the
     device drops that edit and sends the rest, a new request with a new key."""
-    while edits:
+    while edits := [edit for edit in edits if not device.depends_on_refused(edit)]:
         in_batch = {edit.target for edit in edits if edit.op == "create"}
         body = {"operations": [operation(device, edit, in_batch) for edit in edits], "atomic": atomic}  # type: ignore[arg-type]
         key = new_key()
@@ -247,11 +293,13 @@ def send_batch(data: st.DataObject, device: Device, edits: list[Edit], atomic: b
                 f"{device.base}batch/", body, format="json", HTTP_IDEMPOTENCY_KEY=key
             ),
         )
-        if atomic and (response.status_code in STALE or response.status_code == 400):
+        if atomic and response.status_code in {*STALE, 400}:
             [error] = response.json()["errors"]
             index = int(error["attr"].split(".")[1])
-            assert edits[index].op != "create", response.content
-            assert response.status_code in STALE or gone_neighbour(edits[index], 400, response.json())
+            if response.status_code == 400 or edits[index].op == "create":
+                refused = misplaced(400, response.json(), edits[index])
+                assert refused or gone_neighbour(400, response.json(), edits[index]), response.content
+                device.apply(edits[index], 400, response.json(), None)
             del edits[index]
             continue
         assert response.status_code == 200, response.content
@@ -277,7 +325,7 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
     """An edit of what the device holds (or has created offline), with If-Match of what it holds when it knows."""
     pending = [edit.target for edit in device.queue if edit.op == "create"]
     targets: list[int | str] = [*sorted(device.tasks), *pending]
-    ops = ["create", *(["update", "partial_update", "complete", "delete"] if targets else [])]
+    ops = ["create", *(["update", "partial_update", "complete", "delete", "reparent", "reparent"] if targets else [])]
     ops += ["restore"] if device.trash else []
     # Twice as likely as another edit: a device has two tasks to order only once it has synced or created them.
     ops += ["move", "move"] if len(targets) > 1 else []
@@ -286,14 +334,26 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
     if op == "create":
         device.names += 1
         edit.target, edit.data = f"new{device.names}", data.draw(creations, label="new task")
+        if device.tasks and data.draw(st.booleans(), label="subtask"):
+            parent = data.draw(st.sampled_from(sorted(device.tasks, reverse=True)), label="parent")
+            edit.data = {**edit.data, "parent_id": parent}
         return edit
     if op == "restore":
         edit.target = data.draw(st.sampled_from(sorted(device.trash)), label="restore")
         return edit
     edit.target = data.draw(st.sampled_from(targets), label="task")
     if op == "move":
+        # Right before or after another task, in that task's list as the device knows it: the move says its parent.
         neighbour = data.draw(st.sampled_from([t for t in targets if t != edit.target]), label="next to")
-        edit.data = {data.draw(st.sampled_from(["before", "after"]), label="side"): neighbour}
+        side = data.draw(st.sampled_from(NEIGHBOURS), label="side")
+        edit.data = {side: neighbour, "parent_id": device.parent_of(neighbour)}
+        return edit
+    if op == "reparent":
+        # Under a task it holds or created offline, or to the top level: a partial update of parent_id alone.
+        edit.op = "partial_update"
+        others = [target for target in reversed(targets) if target != edit.target]  # the newest first
+        parent = data.draw(st.sampled_from([*others, None]), label="parent")
+        edit.data = {"parent_id": parent}
         return edit
     edit.data = {
         "update": lambda: data.draw(full_bodies, label="put"),
@@ -327,7 +387,11 @@ class Elsewhere:
         deleted = sorted(mine.filter(deleted_at__isnull=False).values_list("id", flat=True))
         choices = ["create", "other user", *(["patch", "complete", "delete"] if live else [])]
         choices += ["restore"] if deleted else []
-        choices += ["move"] if len(live) > 1 else []
+        lists: dict[int | None, list[int]] = {}
+        for task, parent in mine.filter(deleted_at__isnull=True).order_by("id").values_list("id", "parent_id"):
+            lists.setdefault(parent, []).append(task)
+        siblings = [tasks for tasks in lists.values() if len(tasks) > 1]
+        choices += ["move"] if siblings else []
         what = data.draw(st.sampled_from(choices), label="elsewhere")
         if what == "create":
             response = self.web.post(base, data.draw(creations, label="web task"), format="json")
@@ -347,8 +411,8 @@ class Elsewhere:
             task = data.draw(st.sampled_from(deleted), label="staff restore")
             assert services.tasks_restore(tasks=Task.objects.filter(pk=task))
         elif what == "move":
-            task, neighbour = data.draw(st.permutations(live), label="web move")[:2]
-            side = data.draw(st.sampled_from(["before", "after"]), label="web side")
+            task, neighbour = data.draw(st.permutations(data.draw(st.sampled_from(siblings), label="list")))[:2]
+            side = data.draw(st.sampled_from(NEIGHBOURS), label="web side")
             response = self.web.post(f"{base}{task}/move/", {side: neighbour}, format="json")
             assert response.status_code == 200, response.content
         else:

@@ -1,9 +1,10 @@
 """The admin as a support engineer sees it, in a real (headless) Chromium: its title, its forbidden page, the tags
-field and a task's history."""
+field, a recurring task's rule and a task's history."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pytest_django.live_server_helper import LiveServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import ALICE, BOB
 from tasks.models import Task
@@ -118,3 +119,30 @@ def test_a_user_id_is_read_on_one_line_and_a_click_lists_only_that_users_tasks(
     assert [row.text for row in support.find_elements(By.CSS_SELECTOR, "#result_list tbody .field-title")] == [
         bobs.title
     ]
+
+
+def test_a_rule_is_typed_read_back_in_words_and_an_occurrence_completed(
+    live_server: LiveServer, support: WebDriver
+) -> None:
+    task = Task.objects.create(user_id=ALICE, title="Stand-up notes", due_date=datetime(2030, 1, 7, 8, 0, tzinfo=UTC))
+    change_page = f"{live_server.url}/admin/tasks/task/{task.pk}/change/"
+    support.get(change_page)
+
+    rule = support.find_element(By.NAME, "recurrence")
+    rule.send_keys("freq=weekly;byday=mo,tu,we,th,fr;byhour=9;byminute=0")
+    Select(support.find_element(By.NAME, "timezone")).select_by_value("Europe/Berlin")
+    support.find_element(By.NAME, "_continue").click()
+    text_of(support, ".messagelist .success")
+    screenshot(support, "recurrence")
+
+    assert support.find_element(By.NAME, "recurrence").get_attribute("value") == (
+        "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=9;BYMINUTE=0"
+    )
+    assert text_of(support, ".field-recurrence .help").startswith("In words: Every weekday at 09:00, in Europe/Berlin.")
+
+    support.find_element(By.NAME, "completed").click()
+    support.find_element(By.NAME, "_continue").click()
+    text_of(support, ".messagelist .success")
+    task.refresh_from_db()
+    assert (task.completed, task.completions, task.due_date) == (False, 1, datetime(2030, 1, 8, 8, 0, tzinfo=UTC))
+    assert not support.find_element(By.NAME, "completed").is_selected()

@@ -126,6 +126,8 @@ WITHIN_LIMITS = [
     query(search=EVERYTHING, tag=TAGS[:2], completed="false", **DUE_RANGE, limit="200", ordering="-due_date,title"),
     query(search=NOTHING, tag=TAGS, priority="low", limit="200", offset=HUGE_OFFSET, ordering="updated_at"),
     query(search=METACHARACTERS[:100], tag=TAGS[:5], completed="true", limit="200", ordering="-priority,due_date"),
+    query(parent="none", limit="200", offset=DEEP, ordering="-due_date"),
+    query(parent="1", search=NOTHING, limit="200"),
 ]
 
 
@@ -225,3 +227,150 @@ def test_with_the_limits_lifted_the_statement_timeout_still_ends_a_search_in_tim
         assert response.json()["errors"][0]["detail"].startswith("The request took longer than the database's")
         assert elapsed < 1 + 2
         assert seeded.running_queries() == []
+
+
+# A tree as large as one may be (API_MAX_TASK_TREE_SIZE, 1000): a top-level task, 9 subtasks, 110 under each.
+TREE_USER = f"tree-{uuid.uuid4().hex[:8]}"
+_TASK_COLUMNS = "user_id, title, description, completed, priority, tags, tag_keys, created_at, updated_at, parent_id"
+
+
+def full_tree(database: str) -> int:
+    """The top-level task's id, its tree written by SQL (the triggers count the subtasks as the API's writes would)."""
+    with psycopg.connect(database, autocommit=True) as connection:
+        values = "%s, %s, '', false, 2, '[]', '', now(), now()"
+        root = connection.execute(
+            f"INSERT INTO tasks_task ({_TASK_COLUMNS}) VALUES ({values}, NULL) RETURNING id", [TREE_USER, "top"]
+        ).fetchone()[0]
+        children = connection.execute(
+            f"INSERT INTO tasks_task ({_TASK_COLUMNS}) SELECT {values}, %s FROM generate_series(1, 9) RETURNING id",
+            [TREE_USER, "child", root],
+        ).fetchall()
+        connection.execute(
+            f"INSERT INTO tasks_task ({_TASK_COLUMNS}) SELECT {values}, c FROM unnest(%s::bigint[]) AS c, "
+            "generate_series(1, 110)",
+            [TREE_USER, "grandchild", [child for (child,) in children]],
+        )
+        return root
+
+
+def test_deleting_completing_and_restoring_the_largest_tree_answer_within_a_second(
+    seeded: Seeded, record_property: pytest.RecordProperty
+) -> None:
+    root = full_tree(seeded.database)
+    base = f"/api/{TREE_USER}/tasks/"
+    probes = [
+        ("PATCH", f"{base}{root}/complete/", None, 200),  # 999 subtasks completed, in one statement
+        ("PATCH", f"{base}{root}/complete/", None, 200),  # reopened: none of them
+        ("POST", base, {"title": "one too many", "parent_id": root}, 400),  # its tree counted, up to the bound
+        ("DELETE", f"{base}{root}/", None, 204),  # 1000 tasks to the trash
+        ("POST", f"{base}{root}/restore/", None, 200),  # and back
+        ("GET", f"{base}?parent={root}&limit=200", None, 200),
+    ]
+    answers = []
+    for method, path, payload, status in probes:
+        started = time.monotonic()
+        response = Client(seeded.server, token=mint_token(TREE_USER)).json(method, path, payload)
+        elapsed = time.monotonic() - started
+        assert response.status == status, (method, path, response.body[:300])
+        assert elapsed < BUDGET, (method, path, elapsed)
+        answers.append(response)
+    record_property("cost_probes", len(probes))
+
+    assert answers[0].json()["subtasks_open"] == 0 and answers[4].json()["subtasks_total"] == 9
+    assert answers[2].error_code == "too_many_subtasks"
+    assert len(answers[5].json()["results"]) == 9
+    assert seeded.running_queries() == []
+
+
+# Recurring tasks: every expansion of a rule is bounded by RECURRENCE_MAX_STEPS (tasks/recurrence.py). The costliest
+# rules the API takes, each created and completed: rules that never match (dateutil would walk its calendar to the
+# year 9999 looking), positions that never exist, the most occurrences a day, and a task overdue since the year 2.
+RULES_USER = f"rules-{uuid.uuid4().hex[:8]}"
+EVERY_MINUTE = "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=" + ",".join(map(str, range(60)))
+COSTLY_RULES = [
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "2030-01-01T09:00:00Z"),
+    ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "2030-01-01T09:00:00Z"),
+    ("FREQ=DAILY;INTERVAL=366;BYMONTH=2;BYMONTHDAY=30", "2030-01-01T09:00:00Z"),
+    ("FREQ=WEEKLY;INTERVAL=366;BYDAY=MO;BYSETPOS=2", "2030-01-01T09:00:00Z"),
+    ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "2030-01-01T09:00:00Z"),
+    ("FREQ=MONTHLY;BYDAY=5MO,5TU,5WE;BYMONTHDAY=1,2,3", "2030-01-01T09:00:00Z"),
+    ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=" + ",".join(map(str, range(6, 120))), "2030-01-01T09:00:00Z"),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;BYWEEKNO=" + ",".join(map(str, range(1, 54))), "2030-01-01T09:00:00Z"),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;BYYEARDAY=" + ",".join(map(str, range(1, 120))), "2030-01-01T09:00:00Z"),
+    (EVERY_MINUTE, "2025-01-01T00:00:00Z"),
+    ("FREQ=DAILY", "0002-01-01T09:00:00Z"),
+    ("FREQ=YEARLY;INTERVAL=366;BYMONTH=2;BYMONTHDAY=29", "0002-01-01T09:00:00Z"),
+]
+REFUSED_RULES = [
+    "FREQ=SECONDLY",
+    "FREQ=HOURLY;INTERVAL=1",
+    "FREQ=DAILY;COUNT=5000000",
+    "FREQ=DAILY;INTERVAL=100000000",
+    "FREQ=DAILY;BYSECOND=" + ",".join(map(str, range(60))),
+    "FREQ=DAILY;BYHOUR=" + "1," * 300 + "1",
+]
+
+
+def timed(client: Client, method: str, path: str, body: object) -> tuple[Response, float]:
+    started = time.monotonic()
+    response = client.json(method, path, body)
+    return response, time.monotonic() - started
+
+
+def test_the_costliest_rules_are_created_and_completed_within_a_second(
+    seeded: Seeded, record_property: pytest.RecordProperty
+) -> None:
+    client = Client(seeded.server, token=mint_token(RULES_USER))
+    tasks = f"/api/{RULES_USER}/tasks/"
+    slow = {}
+    for rule, due in COSTLY_RULES:
+        created, creating = timed(client, "POST", tasks, {"title": "costly", "recurrence": rule, "due_date": due})
+        assert created.status == 201, (rule[:80], created.body[:300])
+        completed, completing = timed(client, "PATCH", f"{tasks}{created.json()['id']}/complete/", {})
+        assert completed.status == 200, (rule[:80], completed.body[:300])
+        if max(creating, completing) >= BUDGET:
+            slow[rule[:80]] = (round(creating, 2), round(completing, 2))
+    record_property("cost_probes", 2 * len(COSTLY_RULES))
+
+    assert slow == {}
+
+
+def test_a_batch_of_the_costliest_completions_is_bounded_by_its_operations(
+    seeded: Seeded, record_property: pytest.RecordProperty
+) -> None:
+    client = Client(seeded.server, token=mint_token(RULES_USER))
+    # 50 tasks whose rule never matches, each created and completed: 100 operations, each one expansion at most.
+    operations = [
+        operation
+        for n in range(50)
+        for operation in (
+            {
+                "op": "create",
+                "ref": f"t{n}",
+                "data": {
+                    "title": "x",
+                    "recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+                    "due_date": "2030-01-01T09:00:00Z",
+                },
+            },
+            {"op": "complete", "id": f"$ref:t{n}"},
+        )
+    ]
+
+    response, elapsed = timed(client, "POST", f"/api/{RULES_USER}/tasks/batch/", {"operations": operations})
+    record_property("cost_probes", 1)
+
+    assert response.status == 200, response.body[:300]
+    assert [result["status"] for result in response.json()["results"]] == [201, 200] * 50
+    # A hundred expansions cut off at their bound: about 2 s of CPU (bench/NOTES.md), half gunicorn's timeout at most.
+    assert elapsed < 15 * BUDGET, elapsed
+
+
+def test_rules_past_a_limit_are_refused_at_once(seeded: Seeded, record_property: pytest.RecordProperty) -> None:
+    client = Client(seeded.server, token=mint_token(RULES_USER))
+    for rule in REFUSED_RULES:
+        response, elapsed = timed(client, "POST", f"/api/{RULES_USER}/tasks/", {"title": "x", "recurrence": rule})
+        assert response.status == 400, (rule[:80], response.body[:300])
+        assert response.json()["errors"][0]["attr"] == "recurrence"
+        assert elapsed < BUDGET, (rule[:80], elapsed)
+    record_property("cost_probes", len(REFUSED_RULES))

@@ -126,6 +126,10 @@ def query(name: str, parameters: str, status: int = 400, attr: str | None = None
     return Hostile(name, "GET", f"{LIST}?{parameters}", status, attr=attr)
 
 
+# What a parent_id gets that names no task of the caller's, another user's included.
+NO_SUCH_PARENT = (400, "does_not_exist", "parent_id")
+
+
 def body(name: str, payload: bytes, status: int, code: str, attr: str | None = None, **options: Any) -> Hostile:
     return Hostile(
         name, options.pop("method", "POST"), options.pop("path", LIST), status, code, body=payload, attr=attr, **options
@@ -267,6 +271,53 @@ TABLE = [
     body("an object for the due date", b'{"title": "x", "due_date": {"day": 1}}', 400, "invalid", "due_date"),
     body("a string for the tags", b'{"title": "x", "tags": "work"}', 400, "not_a_list", "tags"),
     body("an owner in the body", b'{"completed": true, "user_id": "{victim}"}', 200, None, method="PATCH", path=MINE),
+    # Subtasks: another user's task as a parent is no task at all (the same 400 as an id nobody has).
+    body("a subtask of the victim's task", b'{"title": "x", "parent_id": {victim_task}}', *NO_SUCH_PARENT),
+    body(
+        "a subtask of the victim's deleted task",
+        b'{"title": "x", "parent_id": {victim_deleted_task}}',
+        *NO_SUCH_PARENT,
+    ),
+    body(
+        "my task moved under the victim's",
+        b'{"parent_id": {victim_task}}',
+        *NO_SUCH_PARENT,
+        method="PATCH",
+        path=MINE,
+    ),
+    body("a 30-digit parent id", b'{"title": "x", "parent_id": ' + b"9" * 30 + b"}", *NO_SUCH_PARENT),
+    body("my task under itself", b'{"parent_id": {my_task}}', 400, "cycle", "parent_id", method="PATCH", path=MINE),
+    # Recurrence rules: only what RFC 5545 says and a bounded expansion takes (todo_project/tests/test_costs.py
+    # times the costliest ones that are taken).
+    *(
+        body(name, b'{"title": "x", "recurrence": "%s"}' % rule, 400, code, "recurrence")
+        for name, rule, code in [
+            ("a rule every second", b"FREQ=SECONDLY", "invalid_rule"),
+            ("a rule every minute", b"FREQ=MINUTELY;INTERVAL=1", "invalid_rule"),
+            ("a rule with its own DTSTART", b"DTSTART:19700101T000000Z\\nRRULE:FREQ=DAILY", "invalid_rule"),
+            ("a rule with a floating UNTIL", b"FREQ=DAILY;UNTIL=20301231T235959", "invalid_rule"),
+            ("a rule with COUNT in the millions", b"FREQ=DAILY;COUNT=5000000", "invalid_rule"),
+            ("a rule with a huge INTERVAL", b"FREQ=DAILY;INTERVAL=1000000000", "invalid_rule"),
+            ("a rule with a part twice", b"FREQ=DAILY;FREQ=YEARLY", "invalid_rule"),
+            ("a rule of SQL", b"FREQ=DAILY'; DROP TABLE tasks_task; --", "invalid_rule"),
+            ("a rule of 10,000 characters", b"FREQ=DAILY;BYHOUR=" + b"1," * 5000 + b"1", "max_length"),
+        ]
+    ),
+    body("a rule in an array", b'{"title": "x", "recurrence": ["FREQ=DAILY"]}', 400, "invalid", "recurrence"),
+    body(
+        "a zone that is a path",
+        b'{"title": "x", "timezone": "../../../etc/passwd"}',
+        400,
+        "invalid_time_zone",
+        "timezone",
+    ),
+    body("a zone that is an offset", b'{"title": "x", "timezone": "+02:00"}', 400, "invalid_time_zone", "timezone"),
+    body(
+        "a rule that never matches, taken",
+        b'{"title": "x", "due_date": "2030-01-01T09:00:00Z", "recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"}',
+        201,
+        None,
+    ),
     # Ids, paging and filters.
     Hostile("a huge task id", "GET", "/api/{me}/tasks/99999999999999999999999999/", 404, "not_found"),
     Hostile("a negative task id", "GET", "/api/{me}/tasks/-1/", 404, "not_found"),
@@ -328,6 +379,7 @@ class World:
             body = body.replace(b"{victim}", VICTIM.encode())
             body = body.replace(b"{victim_task}", str(self.victim_tasks[0]).encode())
             body = body.replace(b"{victim_deleted_task}", str(self.victim_deleted_task).encode())
+            body = body.replace(b"{my_task}", str(self.my_task).encode())
         return Client(self.server).request(row.method, path, chunks(body) if row.chunked else body, headers)
 
     def victims_tasks(self) -> tuple[list[bytes], list[tuple[Any, ...]]]:

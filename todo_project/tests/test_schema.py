@@ -195,8 +195,8 @@ def test_a_bad_list_parameter_is_documented_as_a_validation_error_naming_it(sche
 
     attrs = set(errors["discriminator"]["mapping"])
     parameters = {
-        *("deleted", "completed", "priority", "due_before", "due_after", "completed_before", "completed_after"),
-        *("ordering", "search", "limit", "offset", "tag"),
+        *("deleted", "completed", "recurring", "priority", "due_before", "due_after"),
+        *("completed_before", "completed_after", "ordering", "search", "limit", "offset", "tag", "parent"),
     }
     # None: the whole query string, past API_MAX_QUERY_STRING.
     assert attrs == parameters | {None}
@@ -348,21 +348,27 @@ def test_a_task_shows_its_completion_and_deletion_times_read_only(schema: dict[s
         assert name not in request
 
 
-def test_move_is_a_post_of_one_neighbour_under_if_match_returning_the_task(schema: dict[str, Any]) -> None:
+def test_move_is_a_post_of_a_neighbour_or_a_parent_under_if_match_returning_the_task(schema: dict[str, Any]) -> None:
     item = schema["paths"][MOVE]
     operation = item["post"]
 
     assert set(item) == {"post"}
     body = component(schema, json_schema(operation["requestBody"]))
-    assert set(body["properties"]) == {"before", "after"}
-    # Exactly one of them.
-    assert (body["additionalProperties"], body["minProperties"], body["maxProperties"]) == (False, 1, 1)
-    assert all(body["properties"][name]["minimum"] == 1 for name in ("before", "after"))
+    assert set(body["properties"]) == {"before", "after", "parent_id"}
+    # Something, and not both neighbours.
+    assert (body["additionalProperties"], body["minProperties"]) == (False, 1)
+    assert body["not"] == {"required": ["before", "after"]}
+    assert all(body["properties"][name]["minimum"] == 1 for name in ("before", "after", "parent_id"))
     examples = operation["requestBody"]["content"]["application/json"]["examples"]
-    assert [example["value"] for example in examples.values()] == [{"before": 17}, {"after": 17}]
+    assert [example["value"] for example in examples.values()] == [
+        {"before": 17},
+        {"after": 17},
+        {"parent_id": 42},
+        {"parent_id": None, "after": 17},
+    ]
     assert {("header", "If-Match"), ("path", "id")} <= parameters(operation).keys()
     assert json_schema(operation["responses"]["200"]) == {"$ref": "#/components/schemas/Task"}
-    assert {"before", "after", "non_field_errors", "If-Match"} <= validation_attrs(schema, operation)
+    assert {"before", "after", "parent_id", "non_field_errors", "If-Match"} <= validation_attrs(schema, operation)
     assert "412" in operation["responses"]
 
 

@@ -6,11 +6,14 @@ from django.db import migrations, models
 
 import tasks.models
 
-# Every task gets a place in its owner's list: the order the list showed by default until now, newest first, as
-# consecutive fractional keys "e00000", "e00001", … (fractional-indexing's integer keys of six characters, in base 62:
-# room for 916 million tasks per user). One statement, the same on PostgreSQL and SQLite. The version is bumped, and
-# migration 0007's triggers give each row a new change number: every representation gains a field, so every ETag a
-# client holds must change, and the change feed tells each device the new positions.
+change_feed = importlib.import_module("tasks.migrations.0007_change_feed")
+subtasks = importlib.import_module("tasks.migrations.0008_task_parent")
+
+# Every task gets a place in its list (its owner's tasks under the same parent): the order the list showed by default
+# until now, newest first, as consecutive fractional keys "e00000", "e00001", … (fractional-indexing's integer keys of
+# six characters, in base 62: room for 916 million tasks per list). One statement, the same on PostgreSQL and SQLite.
+# The version is bumped, and migration 0007's triggers give each row a new change number: every representation gains
+# a field, so every ETag a client holds must change, and the change feed tells each device the new positions.
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # The digit of weight 62 ** power: (r / weight) mod 62, written without "%", which the PostgreSQL driver would read as a
 # placeholder.
@@ -23,21 +26,22 @@ NUMBER_EXISTING = f"""
     FROM (
         SELECT id, {KEY} AS position
         FROM (
-            SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY created_at DESC, id DESC) - 1 AS r
+            SELECT id, row_number() OVER (PARTITION BY user_id, parent_id ORDER BY created_at DESC, id DESC) - 1 AS r
             FROM tasks_task
         ) AS numbered
     ) AS ranked
     WHERE tasks_task.id = ranked.id
 """
 
-# PostgreSQL places a new task itself, in its INSERT: a task inserted without a position ("", the column's default) gets
-# a key before the first of its list. The trigger runs after migration 0007's (triggers of one event run in the order
-# of their names), so it reads the top of the list while holding the owner's change counter lock, with a snapshot of
-# its own (a plpgsql statement's, taken after the lock): concurrent creates of one user each read the top the one
-# before left, and none ever meets the position index, at the cost of one index read inside the INSERT. SQLite (one
-# writer at a time) has no such trigger: Task.save() and bulk_create() read the top first (tasks/models.py).
+# PostgreSQL places a task written with position "" (the column's default: a new task; or a task that changed lists,
+# which tasks/models.py writes so) itself, in that very INSERT or UPDATE: at the top of its list, a key before the
+# first one. The trigger runs after migration 0007's (triggers of one event run in the order of their names), so it
+# reads the top of the list while holding the owner's change counter lock, with a snapshot of its own (a plpgsql
+# statement's, taken after the lock): concurrent creates of one user each read the top the one before left, and none
+# ever meets the position index, at the cost of one index read inside the INSERT. SQLite (one writer at a time) has
+# no such trigger: tasks/models.py places those tasks (database_places_tasks).
 # tasks_key_before is fractional-indexing's generate_key_between(None, first) for the keys this API makes (a test holds
-# the two equal); the list is the user's live tasks, as TaskQuerySet.siblings says.
+# the two equal); the list is the user's live tasks under the same parent, as TaskQuerySet.siblings says.
 POSTGRESQL = [
     """
     CREATE FUNCTION tasks_key_before(first text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
@@ -46,7 +50,6 @@ POSTGRESQL = [
         head integer;
         integer_part text;
         digit integer;
-        i integer;
     BEGIN
         IF first IS NULL THEN
             RETURN 'a0';
@@ -61,8 +64,7 @@ POSTGRESQL = [
         FOR i IN REVERSE length(integer_part)..2 LOOP
             digit := strpos(digits, substr(integer_part, i, 1)) - 1;
             IF digit > 0 THEN
-                RETURN left(integer_part, i - 1) || substr(digits, digit, 1)
-                    || repeat('z', length(integer_part) - i);
+                RETURN left(integer_part, i - 1) || substr(digits, digit, 1) || repeat('z', length(integer_part) - i);
             END IF;
         END LOOP;
         -- All 0s: the greatest integer of the head below.
@@ -81,7 +83,9 @@ POSTGRESQL = [
     CREATE FUNCTION tasks_task_position() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         NEW.position := tasks_key_before((
-            SELECT position FROM tasks_task WHERE user_id = NEW.user_id AND deleted_at IS NULL
+            SELECT position FROM tasks_task
+            WHERE user_id = NEW.user_id AND parent_id IS NOT DISTINCT FROM NEW.parent_id AND deleted_at IS NULL
+                AND id <> NEW.id
             ORDER BY position LIMIT 1
         ));
         RETURN NEW;
@@ -89,7 +93,7 @@ POSTGRESQL = [
     $$
     """,
     """
-    CREATE TRIGGER tasks_task_position BEFORE INSERT ON tasks_task
+    CREATE TRIGGER tasks_task_position BEFORE INSERT OR UPDATE ON tasks_task
     FOR EACH ROW WHEN (NEW.position = '') EXECUTE FUNCTION tasks_task_position()
     """,
 ]
@@ -98,6 +102,19 @@ POSTGRESQL_REVERSE = [
     "DROP FUNCTION tasks_task_position()",
     "DROP FUNCTION tasks_key_before(text)",
 ]
+
+
+def restore_sqlite_triggers(apps, schema_editor):
+    """SQLite adds (and drops) a column with a default by rebuilding the table, which drops its triggers: the change
+    feed's (0007) and the subtask counts' (0008) are created again. PostgreSQL changes columns in place."""
+    if schema_editor.connection.vendor == "sqlite":
+        for sql in [*change_feed.SQLITE, *subtasks.SQLITE]:
+            schema_editor.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS"))
+
+
+def number_existing(apps, schema_editor):
+    restore_sqlite_triggers(apps, schema_editor)
+    schema_editor.execute(NUMBER_EXISTING)
 
 
 def create_position_trigger(apps, schema_editor):
@@ -112,33 +129,15 @@ def drop_position_trigger(apps, schema_editor):
             schema_editor.execute(sql)
 
 
-# SQLite cannot add a column with a default in place: Django rebuilds the table (forwards, and backwards when the
-# column goes), and the triggers of migration 0007 go with the old table. Made again after each rebuild.
-CHANGE_FEED_SQLITE = importlib.import_module("tasks.migrations.0007_change_feed").SQLITE
-
-
-def restore_change_feed_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        for name in ("tasks_task_change_seq_insert", "tasks_task_change_seq_update"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for sql in CHANGE_FEED_SQLITE:
-            schema_editor.execute(sql)
-
-
-def number_existing(apps, schema_editor):
-    restore_change_feed_triggers(apps, schema_editor)
-    schema_editor.execute(NUMBER_EXISTING)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0007_change_feed'),
+        ('tasks', '0009_task_recurrence'),
     ]
 
     operations = [
         # Undone last: after the column is gone (and the table rebuilt without it on SQLite).
-        migrations.RunPython(migrations.RunPython.noop, restore_change_feed_triggers),
+        migrations.RunPython(migrations.RunPython.noop, restore_sqlite_triggers),
         migrations.AddField(
             model_name='task',
             name='position',
@@ -147,7 +146,11 @@ class Migration(migrations.Migration):
         migrations.RunPython(number_existing, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='task',
-            constraint=models.UniqueConstraint(condition=models.Q(('deleted_at__isnull', True)), fields=('user_id', 'position'), name='task_user_live_position_uniq'),
+            constraint=models.UniqueConstraint(condition=models.Q(('deleted_at__isnull', True), ('parent__isnull', True)), fields=('user_id', 'position'), name='task_user_live_position_uniq'),
+        ),
+        migrations.AddConstraint(
+            model_name='task',
+            constraint=models.UniqueConstraint(condition=models.Q(('deleted_at__isnull', True), ('parent__isnull', False)), fields=('parent', 'position'), name='task_parent_live_position_uniq'),
         ),
         migrations.RunPython(create_position_trigger, drop_position_trigger),
     ]

@@ -78,7 +78,7 @@ class PositionField(models.CharField):
 
 class TaskQuerySet(models.QuerySet):
     """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys,
-    completed_at.
+    completed_at, and the position of a task that changes lists.
 
     Only raw SQL can bypass them.
     """

@@ -81,20 +81,13 @@ POSTGRESQL = [
     """,
     """
     CREATE FUNCTION tasks_task_position() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-        first text;
     BEGIN
-        -- Each kind of list read through its own position index: the conditions are theirs, word for word.
-        IF NEW.parent_id IS NULL THEN
-            SELECT position INTO first FROM tasks_task
-            WHERE user_id = NEW.user_id AND parent_id IS NULL AND deleted_at IS NULL AND id <> NEW.id
-            ORDER BY position LIMIT 1;
-        ELSE
-            SELECT position INTO first FROM tasks_task
-            WHERE parent_id = NEW.parent_id AND deleted_at IS NULL AND id <> NEW.id
-            ORDER BY position LIMIT 1;
-        END IF;
-        NEW.position := tasks_key_before(first);
+        NEW.position := tasks_key_before((
+            SELECT position FROM tasks_task
+            WHERE user_id = NEW.user_id AND parent_id IS NOT DISTINCT FROM NEW.parent_id AND deleted_at IS NULL
+                AND id <> NEW.id
+            ORDER BY position LIMIT 1
+        ));
         RETURN NEW;
     END
     $$

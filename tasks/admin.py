@@ -227,6 +227,7 @@ class TaskAdmin(admin.ModelAdmin):
         "tag_list",
         "parent_link",
         "subtasks",
+        "position",
         "created",
         "deleted",
     ]
@@ -247,8 +248,9 @@ class TaskAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_facets = admin.ShowFacets.NEVER
     form = TaskForm
-    # Set by the services as completed and soft deletion change, never typed in.
-    readonly_fields = ["created", "updated", "completed_time", "deleted", "subtasks", "completions"]
+    # Set by the services as completed, soft deletion and moves change, never typed in. A position is sortable in the
+    # list: with a user chosen (UserFilter), their tasks in the order they gave them (a list of siblings at a time).
+    readonly_fields = ["created", "updated", "completed_time", "deleted", "subtasks", "completions", "position"]
     actions = ["mark_complete", "mark_incomplete", "soft_delete", "restore"]
 
     class Media:

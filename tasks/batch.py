@@ -1,9 +1,9 @@
 """``POST …/tasks/batch/``: many task writes in one request, each run exactly as its single-request twin.
 
 An operation is answered by the viewset's own handler for its twin (create, update, partial_update, complete,
-destroy, restore), on a request of its own that carries the operation's body and If-Match: the same serializers,
-services, preconditions and ownership (get_queryset), and so the same answer, errors in the same shape. Only
-what belongs to a batch is here: the envelope and its validation, refs, atomicity and the rate charge.
+destroy, restore, move), on a request of its own that carries the operation's body and If-Match: the same
+serializers, services, preconditions and ownership (get_queryset), and so the same answer, errors in the same shape.
+Only what belongs to a batch is here: the envelope and its validation, refs, atomicity and the rate charge.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ REF_PREFIX = "$ref:"
 REF_SCHEMA_PATTERN = f"^{REF_PATTERN}$"
 TASK_REF_PATTERN = f"^{re.escape(REF_PREFIX)}{REF_PATTERN}$"
 
+# A move's neighbour may be a task an earlier operation created: "before": "$ref:<ref>", resolved before its twin runs
+# (as a parent_id may be).
+MOVE_NEIGHBOURS = ("before", "after")
 # Each operation: the viewset's handler of its twin, and the twin's method.
 TWINS = {
     "create": ("create", "POST"),
@@ -47,13 +50,14 @@ TWINS = {
     "complete": ("complete", "PATCH"),
     "delete": ("destroy", "DELETE"),
     "restore": ("restore", "POST"),
+    "move": ("move", "POST"),
 }
 # What each operation takes besides "op" and "ref": as its twin does (a create names no task, a delete and a
 # restore take no body, a create no precondition). Anything else is refused, not ignored.
 TAKES = {
     "id": set(TWINS) - {"create"},
-    "data": {"create", "update", "partial_update", "complete"},
-    "if_match": {"update", "partial_update", "complete", "delete", "restore"},
+    "data": {"create", "update", "partial_update", "complete", "move"},
+    "if_match": {"update", "partial_update", "complete", "delete", "restore", "move"},
 }
 
 
@@ -123,8 +127,9 @@ class TaskIdField(serializers.Field):
         "type": "object",
         "additionalProperties": True,
         "description": "The body its twin takes: TaskRequest for create and update, PatchedTaskRequest for "
-        "partial_update, TaskCompletionRequest for complete (none: a flip). Not taken by delete or restore. Its "
-        f'parent_id may also be "{REF_PREFIX}<ref>": the task an earlier operation with that ref created or acted on.',
+        "partial_update, TaskCompletionRequest for complete (none: a flip), TaskMoveRequest for move. Not taken by "
+        f'delete or restore. Its parent_id, and a move\'s before or after, may also be "{REF_PREFIX}<ref>": the task '
+        "an earlier operation with that ref created or acted on.",
     }
 )
 class ObjectField(serializers.Field):
@@ -146,7 +151,7 @@ class ObjectField(serializers.Field):
         "type": "string",
         "pattern": IF_MATCH_PATTERN,
         "description": "Its twin's If-Match header: act only if the task still has this ETag. Taken by update, "
-        "partial_update, complete and delete.",
+        "partial_update, complete, delete, restore and move.",
     }
 )
 class IfMatchField(serializers.Field):
@@ -218,10 +223,11 @@ class BatchSerializer(ClosedSerializer):
             if isinstance(target, str) and target.removeprefix(REF_PREFIX) not in defined:
                 detail = f'No earlier operation has the ref "{target.removeprefix(REF_PREFIX)}".'
                 errors.setdefault(index, {})["id"] = [ErrorDetail(detail, code="unknown_ref")]
-            parent = _parent_ref(operation)
-            if parent is not None and parent not in defined:
-                detail = f'No earlier operation has the ref "{parent}".'
-                errors.setdefault(index, {})["data"] = {"parent_id": [ErrorDetail(detail, code="unknown_ref")]}
+            for name, ref in _data_refs(operation):
+                if ref not in defined:
+                    detail = f'No earlier operation has the ref "{ref}".'
+                    unknown = [ErrorDetail(detail, code="unknown_ref")]
+                    errors.setdefault(index, {}).setdefault("data", {})[name] = unknown
             ref = operation.get("ref")
             if ref in defined:
                 detail = f"Operation {defined[ref]} has this ref already: a ref names one operation."
@@ -231,14 +237,6 @@ class BatchSerializer(ClosedSerializer):
         if errors:
             raise ValidationError({"operations": errors})
         return attrs
-
-
-def _parent_ref(operation: dict[str, Any]) -> str | None:
-    """The ref its body's parent_id names, if it names one (anything else there is for its twin to judge)."""
-    parent = operation.get("data", {}).get("parent_id")
-    if isinstance(parent, str) and re.fullmatch(TASK_REF_PATTERN, parent):
-        return parent.removeprefix(REF_PREFIX)
-    return None
 
 
 class Aborted(Exception):
@@ -296,13 +294,13 @@ def _run_one(
     twin.kwargs = {"user_id": view.kwargs["user_id"]}
     task_id = None
     try:
+        refs = _data_refs(operation)
+        if refs:
+            resolved = {name: _resolve(REF_PREFIX + ref, tasks_by_ref) for name, ref in refs}
+            twin.request = _twin_request(view.request, method, {**data, **resolved}, if_match)
         if "id" in operation:
             task_id = _resolve(operation["id"], tasks_by_ref)
             twin.kwargs["pk"] = str(task_id)
-        parent = _parent_ref(operation)
-        if parent is not None:
-            resolved = {**data, "parent_id": _resolve(f"{REF_PREFIX}{parent}", tasks_by_ref)}
-            twin.request = _twin_request(view.request, method, resolved, if_match)
         answer = getattr(twin, handler)(twin.request, **twin.kwargs)
     # What a client's input can cause, answered as the twin's handler answers it. Anything else (the database
     # down) fails the whole batch, as it would fail a single request.
@@ -311,6 +309,18 @@ def _run_one(
     if isinstance(answer.data, dict) and "id" in answer.data and status.is_success(answer.status_code):
         task_id = answer.data["id"]
     return answer, task_id
+
+
+def _data_refs(operation: dict[str, Any]) -> list[tuple[str, str]]:
+    """The refs its body names tasks by, as (field, ref): its parent_id, a move's before or after (anything else
+    there is for its twin to judge)."""
+    data = operation.get("data", {})
+    names = ["parent_id", *(MOVE_NEIGHBOURS if operation["op"] == "move" else [])]
+    return [
+        (name, data[name].removeprefix(REF_PREFIX))
+        for name in names
+        if isinstance(data.get(name), str) and re.fullmatch(TASK_REF_PATTERN, data[name])
+    ]
 
 
 def _resolve(target: int | str, tasks_by_ref: dict[str, int | None]) -> int:

@@ -35,7 +35,16 @@ NON_EMPTY_FILTERS = [
     "parent",
 ]
 _TRUE_FALSE = [("true", "true"), ("false", "false")]
-ORDERING_FIELDS = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at"]
+ORDERING_FIELDS = [
+    "created_at",
+    "updated_at",
+    "title",
+    "priority",
+    "due_date",
+    "completed",
+    "completed_at",
+    "position",
+]
 # Ordered by these, tasks without a value (no due date, not completed) come last both ways.
 NULLS_LAST = {"due_date", "completed_at"}
 
@@ -252,7 +261,8 @@ class TaskFilter(filters.FilterSet):
         label="Sort by these fields, comma-separated; prefix with - for descending",
         help_text="Sort by these fields, comma-separated, each prefixed with - for descending. `priority` sorts "
         "by importance (low < medium < high); tasks without a due date (by `due_date`) or a completion time (by "
-        "`completed_at`) come last either way. "
+        "`completed_at`) come last either way; `position` is the order the user gave a list (`…/move/`), new tasks "
+        "first: with `parent=`, one list (a task's subtasks, or the top level) in its order. "
         "Newest first when not given.",
     )
 

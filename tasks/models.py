@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.models import Case, Expression, F, OrderBy, Q, Value, When, sql
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from authjwt.tokens import USER_ID_MAX_LENGTH
 
+from .positions import POSITION_MAX_LENGTH, key_before, keys_before
 from .recurrence import DEFAULT_ZONE, RULE_MAX_LENGTH, ZONE_MAX_LENGTH, validate_rule, validate_zone
 from .tags import tag_key, tag_keys, validate_tags
 
@@ -53,9 +55,30 @@ class NullsLastIndex(models.Index):
         return index.create_sql(model, schema_editor, using, **kwargs)
 
 
+def database_places_tasks(alias: str) -> bool:
+    """Whether the database itself puts a task written with position "" (a new task, or one that changed lists) at
+    the top of its list. PostgreSQL does, in the very INSERT or UPDATE (a trigger of migration 0010, which reads the
+    top of the list under the owner's change counter lock, so that concurrent creates never read the same top). On
+    SQLite, which has one writer at a time, Task.save() and bulk_create() read the top first, and update_returning()
+    places what it wrote with "" after."""
+    return connections[alias].vendor == "postgresql"
+
+
+class PositionField(models.CharField):
+    """A fractional key (tasks/positions.py), ordered by its bytes on every database: PostgreSQL compares it under the
+    "C" collation rather than the database's linguistic one (which would put "a" before "B", and so disagree with
+    the clients that sort by it); SQLite's default collation is bytewise already."""
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
 class TaskQuerySet(models.QuerySet):
     """Tasks; its writes, like Task.save(), keep the derived columns in step: version, updated_at, tag keys,
-    completed_at.
+    completed_at, and the position of a task that changes lists.
 
     Only raw SQL can bypass them.
     """
@@ -74,6 +97,21 @@ class TaskQuerySet(models.QuerySet):
         """What a user sees: their live tasks, or their trash. One filter, as every API request builds it."""
         return self.filter(user_id=user_id, deleted_at__isnull=not trash)
 
+    def siblings(self, user_id: str, parent_id: int | None) -> TaskQuerySet:
+        """A list that its owner orders by hand (``Task.position``): the user's live tasks under one parent (None:
+        the top level). The one place in Python that says which tasks share a list (``Task.list_key`` names the list
+        a task is in); PostgreSQL's trigger that places tasks (migration 0010) says it again in SQL, and the position
+        indexes follow it."""
+        return self.filter(user_id=user_id, parent_id=parent_id, deleted_at__isnull=True)
+
+    def siblings_of(self, task: Task) -> TaskQuerySet:
+        """The list ``task`` is in (the task itself included, when it is live)."""
+        return self.siblings(*task.list_key)
+
+    def first_position(self) -> str | None:
+        """The smallest key among these tasks: one read of the live position index for a list."""
+        return self.order_by("position").values_list("position", flat=True).first()
+
     def tagged(self, tags: Iterable[str]) -> TaskQuerySet:
         """Tasks carrying every one of ``tags``, in any letter case."""
         tasks = self
@@ -84,9 +122,18 @@ class TaskQuerySet(models.QuerySet):
     def bulk_create(self, objs: Iterable[Task], *args: Any, **kwargs: Any) -> list[Task]:
         objs = list(objs)
         now = timezone.now()
+        unplaced: dict[tuple[Any, ...], list[Task]] = {}
         for task in objs:
             task.tag_keys = tag_keys(task.tags)
             task.completed_at = task.completed_at_for(task.completed, now)
+            if not task.position and not database_places_tasks(self.db):
+                unplaced.setdefault(task.list_key, []).append(task)
+        # At the top of their lists, the last one first, as if created one by one (as PostgreSQL's trigger places
+        # them, row after row): one read per list.
+        for list_key, tasks in unplaced.items():
+            keys = keys_before(self.model.objects.siblings(*list_key).first_position(), len(tasks))
+            for task, key in zip(reversed(tasks), keys, strict=True):
+                task.position = key
         return super().bulk_create(objs, *args, **kwargs)
 
     def update(self, **fields: Any) -> int:
@@ -110,7 +157,18 @@ class TaskQuerySet(models.QuerySet):
             return []
         quote = connections[self.db].ops.quote_name
         columns = ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
-        return list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
+        changed = list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
+        if not database_places_tasks(self.db):
+            self._place(changed)
+        return changed
+
+    def _place(self, tasks: list[Task]) -> None:
+        """Put the tasks written with position "" at the top of their lists, one after the other (where the database
+        does not: database_places_tasks). The same write still: their version and updated_at stay as it left them."""
+        for task in sorted((task for task in tasks if task.position == ""), key=attrgetter("pk")):
+            siblings = self.model.objects.using(self.db).siblings(*task.list_key).exclude(position="")
+            task.position = key_before(siblings.first_position())
+            models.QuerySet.update(self.model.objects.using(self.db).filter(pk=task.pk), position=task.position)
 
     def bulk_update(self, objs: Iterable[Task], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
         objs, fields = list(objs), {*fields, "tag_keys", "version"}
@@ -131,13 +189,31 @@ class TaskQuerySet(models.QuerySet):
 
 def _with_derived_columns(fields: dict[str, Any]) -> dict[str, Any]:
     """An UPDATE's ``fields`` with what they imply: a new version, the time of the change, the tags' keys when
-    the tags change, the completion time when ``completed`` is set."""
+    the tags change, the completion time when ``completed`` is set, the top of its new list for a task whose parent
+    changes."""
     fields = {"version": F("version") + 1, "updated_at": timezone.now(), **fields}
     if "tags" in fields and "tag_keys" not in fields:  # bulk_update derives them itself
         fields["tag_keys"] = tag_keys(fields["tags"])
     if "completed" in fields and "completed_at" not in fields:  # bulk_update derives it itself
         fields["completed_at"] = completed_at_sql(fields["completed"], fields["updated_at"])
+    parent = next((fields[name] for name in ("parent_id", "parent") if name in fields), MISSING)
+    if parent is not MISSING and "position" not in fields:
+        fields["position"] = new_list_position(parent)
     return fields
+
+
+MISSING = object()
+
+
+def new_list_position(parent: Any) -> Case:
+    """The position of a task whose parent becomes ``parent`` (an id, a task or None): the one it has when that is
+    its parent already, else "", which asks for the top of its new list (database_places_tasks). As SQL, on the row
+    as it is: a PUT, which always sends a parent, costs nothing more when the parent stays."""
+    if hasattr(parent, "resolve_expression"):
+        # parent_id = <expression> is no test of "the same parent" for a task without one (NULL = NULL is not true).
+        raise TypeError("A write of an expression as the parent says the position too.")
+    same = Q(parent__isnull=True) if parent is None else Q(parent=parent)
+    return Case(When(same, then=F("position")), default=Value(""), output_field=models.CharField())
 
 
 # Columns only the database's triggers write: a save of a whole task leaves them as they are.
@@ -190,6 +266,13 @@ class Task(models.Model):
     # subtask, whatever its path; the same triggers bump the parent's version, since its representation changed.
     subtasks_open = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     subtasks_total = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # The task's place among its siblings (TaskQuerySet.siblings), a key that sorts byte by byte. "" asks for the
+    # top of its list: a new task is created so, and a task that changes lists is written so (TaskQuerySet), and the
+    # database (PostgreSQL's trigger) or this model (SQLite) puts the key there: database_places_tasks. Otherwise
+    # only services set it (a move, a restore, a rebalance), never a client. Unique among the live tasks of a list; a
+    # deleted task keeps its key, which a restore gives back when no live sibling has taken it meanwhile. Read back
+    # from every INSERT (a database default makes Django ask for it in RETURNING).
+    position = PositionField(max_length=POSITION_MAX_LENGTH, default="", db_default="", editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -233,19 +316,44 @@ class Task(models.Model):
             # A task's subtasks: its live ones (deleted_at null) or those deleted with it (the same deleted_at).
             models.Index(fields=["parent", "deleted_at"], name="task_parent_idx"),
         ]
+        constraints = [
+            # No two live tasks of a list at one place, whatever the interleaving of writes: a write that would put
+            # one there fails. One index per kind of list (TaskQuerySet.siblings): a user's top-level tasks, and a
+            # task's subtasks (its parent's owner is theirs); each also reads its list in order (ordering=position
+            # with parent=) and finds its top for a create.
+            models.UniqueConstraint(
+                fields=["user_id", "position"],
+                name="task_user_live_position_uniq",
+                condition=Q(deleted_at__isnull=True, parent__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "position"],
+                name="task_parent_live_position_uniq",
+                condition=Q(deleted_at__isnull=True, parent__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def list_key(self) -> tuple[Any, ...]:
+        """What names the list the task is in: TaskQuerySet.siblings' arguments."""
+        return (self.user_id, self.parent_id)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.tag_keys = tag_keys(self.tags)
         updating = not self._state.adding
+        if not updating and not self.position and not database_places_tasks(self._write_alias(kwargs)):
+            # A new task goes to the top of its list: one indexed read of the list's first key.
+            self.position = key_before(Task.objects.siblings_of(self).first_position())
         if updating and kwargs.get("update_fields") is None:
-            # Never the subtask counts this copy holds, which may be older than the row's: the triggers own them.
+            # Never the subtask counts this copy holds, which may be older than the row's (the triggers own them),
+            # nor its position, which a move may have changed since (only the services write it).
             kwargs["update_fields"] = [
                 field.name
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.name not in DATABASE_OWNED
+                if not field.primary_key and field.name not in {*DATABASE_OWNED, "position"}
             ]
         update_fields = kwargs.get("update_fields")
         # A recurring task's completion time is its series' to set (tasks/services.py).
@@ -269,6 +377,9 @@ class Task(models.Model):
             self.forget_version()
             if completing:
                 self.forget_completed_at()
+
+    def _write_alias(self, save_kwargs: dict[str, Any]) -> str:
+        return save_kwargs.get("using") or router.db_for_write(type(self), instance=self)
 
     def completed_at_for(self, completed: bool, now: datetime) -> datetime | None:
         """completed_at_sql()'s rule on this copy of the task, for a row that does not exist yet (a create)."""

@@ -33,7 +33,7 @@ from .conditional import IF_MATCH_PATTERN
 from .datetimes import DATE_TIME_PATTERN
 from .filters import NON_EMPTY_FILTERS, PARENT_PATTERN, TaskFilter
 from .models import Priority
-from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskSerializer
+from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskMoveSerializer, TaskSerializer
 from .tags import MAX_TAG_LENGTH
 from .text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
@@ -67,6 +67,25 @@ class TaskCompletionSerializerExtension(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         return {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
+
+
+# A move's body names at most one neighbour (each field's description says it in words, for the docs pages).
+NOT_BOTH_NEIGHBOURS = {"required": ["before", "after"]}
+
+
+class TaskMoveSerializerExtension(OpenApiSerializerExtension):
+    """The body of ``…/move/`` as DRF documents it, closed, with something in it and not both ``before`` and
+    ``after``: another field, both or nothing are a 400."""
+
+    target_class = "tasks.serializers.TaskMoveSerializer"
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {
+            **auto_schema._map_basic_serializer(self.target, direction),
+            "additionalProperties": False,
+            "minProperties": 1,
+            "not": NOT_BOTH_NEIGHBOURS,
+        }
 
 
 class ClosedSerializerExtension(OpenApiSerializerExtension):
@@ -117,6 +136,7 @@ BATCH_EXAMPLE = {
         {"op": "partial_update", "id": "$ref:milk", "data": {"priority": "high"}},
         {"op": "complete", "id": 41, "data": {"completed": True}, "if_match": '"41-3"'},
         {"op": "delete", "id": 40},
+        {"op": "move", "id": 41, "data": {"after": "$ref:milk"}},
     ],
 }
 _TASK = {
@@ -146,6 +166,7 @@ BATCH_RESULTS_EXAMPLE = {
                 "tags": ["errands"],
                 "created_at": "2026-11-20T18:02:11.532906Z",
                 "updated_at": "2026-11-20T18:02:11.532906Z",
+                "position": "Zy",
                 "version": 1,
             },
             "etag": '"42-1"',
@@ -162,6 +183,7 @@ BATCH_RESULTS_EXAMPLE = {
                 "tags": ["errands"],
                 "created_at": "2026-11-20T18:02:11.532906Z",
                 "updated_at": "2026-11-20T18:02:11.541170Z",
+                "position": "Zy",
                 "version": 2,
             },
             "etag": '"42-2"',
@@ -179,11 +201,30 @@ BATCH_RESULTS_EXAMPLE = {
                 "created_at": "2026-11-19T08:00:00Z",
                 "updated_at": "2026-11-20T18:02:11.546302Z",
                 "completed_at": "2026-11-20T18:02:11.546302Z",
+                "position": "a0",
                 "version": 4,
             },
             "etag": '"41-4"',
         },
         {"ref": None, "status": 204, "body": None, "etag": None},
+        {
+            "ref": None,
+            "status": 200,
+            "body": {
+                "id": 41,
+                **_TASK,
+                "title": "Call the plumber",
+                "completed": True,
+                "priority": "medium",
+                "tags": [],
+                "created_at": "2026-11-19T08:00:00Z",
+                "updated_at": "2026-11-20T18:02:11.551820Z",
+                "completed_at": "2026-11-20T18:02:11.546302Z",
+                "position": "ZyV",
+                "version": 5,
+            },
+            "etag": '"41-5"',
+        },
     ]
 }
 
@@ -398,13 +439,18 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
     )
     # tasks/tree.py: the parent's rules, checked by the services.
     parent_codes = ["invalid", "does_not_exist", "cycle", "too_deep", "too_many_subtasks"]
-    viewset = extend_validation_errors(parent_codes, field_name="parent_id", actions=writes)(viewset)
+    viewset = extend_validation_errors(parent_codes, field_name="parent_id", actions=[*writes, "move"])(viewset)
     viewset = extend_validation_errors(
         ["invalid", "max_length", "invalid_rule"], field_name="recurrence", actions=writes
     )(viewset)
     viewset = extend_validation_errors(["invalid", "invalid_time_zone"], field_name="timezone", actions=writes)(viewset)
     viewset = extend_validation_errors(["unknown_field"], field_name="non_field_errors", actions=["complete"])(viewset)
-    preconditioned = ["update", "partial_update", "destroy", "complete", "restore"]
+    move_codes = ["not_a_sibling"]
+    viewset = extend_validation_errors(move_codes, field_name="before", actions=["move"])(viewset)
+    viewset = extend_validation_errors(move_codes, field_name="after", actions=["move"])(viewset)
+    move_body_codes = ["unknown_field", "before_and_after", "required"]
+    viewset = extend_validation_errors(move_body_codes, field_name="non_field_errors", actions=["move"])(viewset)
+    preconditioned = ["update", "partial_update", "destroy", "complete", "restore", "move"]
     viewset = extend_validation_errors(["invalid_if_match"], field_name="If-Match", actions=preconditioned)(viewset)
     viewset = extend_validation_errors(["invalid_cursor", "repeated"], field_name="since", actions=["changes"])(viewset)
     viewset = extend_validation_errors(["invalid"], field_name="limit", actions=["changes"])(viewset)
@@ -498,13 +544,32 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             request=TaskCompletionSerializer,
             responses={200: TaskSerializer},
         ),
+        move=extend_schema(
+            operation_id="tasks_move",
+            summary="Move a task in its list, or to another",
+            description=(
+                'Puts the task right before another task of its list (`{"before": <id>}`) or right after one '
+                '(`{"after": <id>}`), and answers the task with its new `position`; every other task keeps its own. '
+                "A list is a user's tasks under one parent: list one in its order with `ordering=position` and "
+                "`parent=`; a new task goes to the top. With `parent_id`, the task moves to that parent's subtasks "
+                "(null: the top level), checked as a `parent_id` of a PATCH is (a 400 naming it): at their top, or "
+                "next to `before` or `after`, one of them. The other task must be another of the user's live tasks "
+                "in the task's (new) list: any other id (another user's, a deleted task's, this task's own, an id no "
+                "task has) is the same 400 naming `before` or `after`. A move to where the task already is changes "
+                "its version only."
+            ),
+            parameters=[TASK_ID, IF_MATCH, ETAG],
+            request=TaskMoveSerializer,
+            responses={200: TaskSerializer},
+        ),
         restore=extend_schema(
             operation_id="tasks_restore",
             summary="Restore a deleted task",
             description="Takes the task out of the trash (`?deleted=true`) with the subtasks deleted with it: they are "
             "live again, as they were when deleted. It goes back under its parent if that task is live and the nesting "
-            "rules still allow it there, else to the top level (`parent_id` null). A task that is not in the trash (a "
-            "live one, or one purged) is a 404.",
+            "rules still allow it there, else to the top level (`parent_id` null). It takes back its old `position` "
+            "unless another task of its list has taken that place meanwhile, or it goes to another list: then it goes "
+            "to the top. A task that is not in the trash (a live one, or one purged) is a 404.",
             parameters=[DELETED_TASK_ID, IF_MATCH, ETAG],
             request=None,
             responses={200: TaskSerializer},
@@ -514,10 +579,11 @@ def document_task_viewset(viewset: ViewSet) -> ViewSet:
             summary="Run many task operations",
             description=(
                 f"Up to {settings.API_MAX_BATCH_OPERATIONS} operations (create, update, partial_update, complete, "
-                "delete, restore), in order, each run exactly as its single request would be and counted against "
-                "the rate limit as one request. A later operation names the task of an earlier one by its `ref` "
-                f'(`"id": "$ref:<ref>"`, a ref being 1 to {REF_MAX_LENGTH} letters, digits or `._:-`). A malformed '
-                "batch (an unknown field or op, a missing id, an unknown or repeated ref) is a 400 naming "
+                "delete, restore, move), in order, each run exactly as its single request would be and counted "
+                "against the rate limit as one request. A later operation names the task of an earlier one by its "
+                f'`ref` (`"id": "$ref:<ref>"`, a ref being 1 to {REF_MAX_LENGTH} letters, digits or `._:-`), and so '
+                'may a move\'s `before` or `after` (`"data": {"after": "$ref:<ref>"}`). A malformed batch (an '
+                "unknown field or op, a missing id, an unknown or repeated ref) is a 400 naming "
                 "`operations.<index>.<field>`, and nothing runs.\n\n"
                 "Not atomic (the default): a 200 with each operation's result, failures included. "
                 '`"atomic": true`: all or nothing; the first failing operation rolls every one back and its own '

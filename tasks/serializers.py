@@ -269,6 +269,7 @@ class PriorityField(serializers.ChoiceField):
                 "recurrence": None,
                 "timezone": "UTC",
                 "completions": 0,
+                "position": "Zz",
                 "version": 1,
             },
         ),
@@ -318,6 +319,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "recurrence",
             "timezone",
             "completions",
+            "position",
             "version",
         )
         # completed_at follows completed (tasks/models.py) or a recurring task's completions (tasks/services.py);
@@ -333,11 +335,17 @@ class TaskSerializer(serializers.ModelSerializer):
             "subtasks_open",
             "subtasks_total",
             "completions",
+            "position",
             "version",
         ]
         # The version is in the representation so that a client that learned of a task from a list or the change
         # feed can build its If-Match without reading the task again.
         extra_kwargs = {
+            "position": {
+                "help_text": "The task's place in its list, which `…/move/` changes: a key to sort by, byte by byte "
+                '(ASCII, as C\'s strcmp or JavaScript\'s `<` compare), e.g. "Zz" < "a0" < "a0V" < "a1". New tasks '
+                "take a key before every other one, at the top.",
+            },
             "version": {
                 "help_text": "Bumped by every write; the task's ETag is \"<id>-<version>\". A parent's is bumped too "
                 "whenever its subtask counts change."
@@ -379,6 +387,7 @@ class TaskSerializer(serializers.ModelSerializer):
             rule,
             zone,
             completions,
+            position,
             version,
         ) = row
         return {
@@ -400,6 +409,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "recurrence": rule,
             "timezone": zone,
             "completions": completions,
+            "position": position,
             "version": version,
         }
 
@@ -440,6 +450,73 @@ class TaskCompletionSerializer(serializers.Serializer):
         return attrs
 
 
+class NeighbourIdField(serializers.IntegerField):
+    """The id of the task a move puts another next to: a JSON integer from 1, nothing that merely looks like one
+    (``"17"``, ``17.0``, ``true``)."""
+
+    default_error_messages = {
+        "invalid": "A task id: a positive integer, e.g. 17.",
+        "null": "A task id: a positive integer, e.g. 17.",
+        "min_value": "A task id: a positive integer, e.g. 17.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        # Any size: an id past the column's range names no task, which the service says like any other.
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Before another task", value={"before": 17}, request_only=True),
+        OpenApiExample("After another task", value={"after": 17}, request_only=True),
+        OpenApiExample("To the top of another task's subtasks", value={"parent_id": 42}, request_only=True),
+        OpenApiExample(
+            "Among the top-level tasks, after one", value={"parent_id": None, "after": 17}, request_only=True
+        ),
+    ]
+)
+class TaskMoveSerializer(serializers.Serializer):
+    """Body of ``POST …/move/``: where the task goes: right before one sibling or right after one, in its list or in
+    another parent's (``parent_id``, at its top without a sibling)."""
+
+    before = NeighbourIdField(
+        required=False, help_text="Put the task right before this one: another live task of the list it goes to."
+    )
+    after = NeighbourIdField(
+        required=False, help_text="Put the task right after this one: another live task of the list it goes to."
+    )
+    parent_id = ParentIdField(
+        required=False,
+        help_text="Move the task under this task (null: to the top level), at the top of its subtasks unless "
+        "before or after says where among them.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Only the first unknown field is named: the answer stays small whatever the body holds.
+        unknown = next((name for name in self.initial_data if name not in self.fields), None)
+        if unknown is not None:
+            raise serializers.ValidationError(
+                f'This action takes "before" or "after" (a task id) and "parent_id", not "{unknown}".',
+                code="unknown_field",
+            )
+        if "before" in attrs and "after" in attrs:
+            raise serializers.ValidationError(
+                'Give "before" or "after", not both: the task goes right next to one task.', code="before_and_after"
+            )
+        if not attrs:
+            raise serializers.ValidationError(
+                'Say where the task goes: {"before": <id>} or {"after": <id>}, the id of another task in its list, '
+                'or {"parent_id": <id or null>} for another list.',
+                code="required",
+            )
+        return attrs
+
+
 class TombstoneSerializer(serializers.Serializer):
     """A task deleted since the cursor: forget it."""
 
@@ -472,6 +549,7 @@ class TombstoneSerializer(serializers.Serializer):
                         "recurrence": None,
                         "timezone": "UTC",
                         "completions": 0,
+                        "position": "Zz",
                         "version": 2,
                     }
                 ],

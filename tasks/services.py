@@ -12,29 +12,45 @@ follow by themselves (the triggers of migration 0008), whichever of these wrote 
 Recurring tasks are the exception: what completing one, or changing its rule, zone or due date, writes depends on
 its series (tasks/recurrence.py), computed in Python from the row, read and locked first (``_write``). A task
 without a rule still takes one statement for every write.
+
+Positions (tasks/positions.py) add one rule: no two live tasks of a list at one place (unique indexes). A move reads
+its neighbours and writes under its owner's lock, so moves happen one after the other; a restore decides its places
+under the same lock; a new task, or one that changes lists, is put at the top of its list by the write itself
+(tasks/models.py: database_places_tasks), under the lock every write of a task takes (migration 0007's trigger).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Case, F, Max, Value, When
+from django.db import OperationalError, transaction
+from django.db.models import Case, CharField, Exists, F, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Greatest
+from django.db.models.lookups import IsNull
 from django.http import Http404
 from django.utils import timezone
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from common.errors import PreconditionFailed
+from common.idempotency import LOCK_NOT_AVAILABLE
 
 from . import recurrence, tree
 from .conditional import IfMatch
-from .models import Task, TaskChangeCounter, TaskQuerySet
+from .models import MISSING, Task, TaskChangeCounter, TaskQuerySet
+from .positions import POSITION_MAX_LENGTH, REBALANCE_LENGTH, key_before, key_between, keys_after
 
 # The fields a recurring task's series decides what a write of them does; a change of the last three starts it again.
 SERIES_FIELDS = {"completed", "recurrence", "timezone", "due_date"}
 RESTARTING = ("recurrence", "timezone", "due_date")
+NOT_A_SIBLING = (
+    "Not another live task in the list this one goes to: give the id of a task of yours that is not deleted, under "
+    "the same parent, next to which this one should go."
+)
+# A rebalance rewrites a list in UPDATEs of at most this many tasks, each a CASE over their ids.
+REBALANCE_CHUNK = 500
 
 
 @transaction.atomic
@@ -134,16 +150,21 @@ def tasks_restore(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> li
     tasks = tasks.deleted()
     chosen = tasks if if_match is None else if_match.filter(tasks)
     tree.lock_owners(chosen.values("user_id"))
-    found = list(chosen.values_list("pk", "user_id", "parent_id", "deleted_at"))
+    # Read under the lock: whether a live task of its list holds its place, with it.
+    found = list(
+        chosen.annotate(place_taken=_place_taken()).values_list(
+            "pk", "user_id", "parent_id", "deleted_at", "position", "place_taken"
+        )
+    )
     if not found:
         if if_match is not None and tasks.exists():
             raise PreconditionFailed()
         return []
-    subtrees = {pk: tree.subtree(pk, deleted_at=deleted_at) for pk, _, _, deleted_at in found}
+    subtrees = {pk: tree.subtree(pk, deleted_at=deleted_at) for pk, _, _, deleted_at, *_ in found}
     restored = {id_ for placed in subtrees.values() for id_ in placed.ids}
     top_level = [
         pk
-        for pk, user_id, parent_id, _ in found
+        for pk, user_id, parent_id, *_ in found
         # A parent restored alongside (support selected both) is not checked: it was their parent when deleted.
         if parent_id is not None
         and parent_id not in restored
@@ -151,9 +172,143 @@ def tasks_restore(*, tasks: TaskQuerySet, if_match: IfMatch | None = None) -> li
     ]
     named = [pk for pk, *_ in found]
     # The subtasks first, so that the tasks' own rows, read back by the last statement, hold their counts as they end.
+    # They keep their places: no live task can have joined them under a parent deleted with them.
     Task.objects.filter(pk__in=restored.difference(named)).update(deleted_at=None)
     parent = Case(When(pk__in=top_level, then=Value(None)), default=F("parent_id")) if top_level else F("parent_id")
-    return Task.objects.filter(pk__in=named).update_returning(deleted_at=None, parent_id=parent)
+    # "" (the top of its list) for a task that goes to another list, or whose place a live task has taken.
+    to_top = set(top_level) | _places_taken([task for task in found if task[0] not in top_level])
+    top = When(pk__in=to_top, then=Value(""))
+    position = Case(top, default=F("position"), output_field=CharField()) if to_top else F("position")
+    return Task.objects.filter(pk__in=named).update_returning(deleted_at=None, parent_id=parent, position=position)
+
+
+def _place_taken() -> Exists:
+    """Whether a live task of its list holds the place of a deleted task (as a subquery on it)."""
+    same_parent = Q(parent_id=OuterRef("parent_id")) | (Q(parent__isnull=True) & IsNull(OuterRef("parent_id"), True))
+    return Exists(Task.objects.live().filter(same_parent, user_id=OuterRef("user_id"), position=OuterRef("position")))
+
+
+def _places_taken(found: list[tuple[Any, ...]]) -> set[int]:
+    """Those of ``found`` (deleted tasks going back to the list they were in: id, owner, parent, deleted_at, position,
+    whether a live task holds it) whose place is not theirs to take back: a live task of their list holds it, one of
+    them before holds it too, or they never had one (a key "" on SQLite)."""
+    losing, chosen = set(), set()
+    for pk, user_id, parent_id, _, position, taken in sorted(found):
+        place = (user_id, parent_id, position)
+        if taken or place in chosen or not position:
+            losing.add(pk)
+        chosen.add(place)
+    return losing
+
+
+@transaction.atomic
+def task_move(
+    *,
+    tasks: TaskQuerySet,
+    before: int | None = None,
+    after: int | None = None,
+    parent_id: Any = MISSING,
+    if_match: IfMatch | None = None,
+) -> Task:
+    """Put the one task ``tasks`` names right before the live sibling ``before``, or right after ``after``, or (with
+    ``parent_id``, an id or None) under another parent: next to one of its subtasks, or at their top. Returns the task
+    as stored; ``Http404`` when there is no such task, ``tree.InvalidParent`` when the parent breaks a rule, a
+    ``ValidationError`` naming ``before`` or ``after`` when that is not another live task of the list the task goes to
+    (whoever's it is: the answer tells nothing of other users).
+
+    One row written: the task gets a key between its new neighbours' (tasks/positions.py). The task is locked
+    first, as every single write locks its row before the owner's change counter, then the counter, so that moves
+    happen one after the other and each reads neighbours no other write is changing.
+    """
+    if (before is not None and after is not None) or (before is None and after is None and parent_id is MISSING):
+        raise ValueError("Give at most one of before and after, and a parent_id without either.")
+    task = tasks.live().select_for_update().first()
+    if task is None:
+        raise Http404
+    if if_match is not None:
+        if_match.check(task)
+    tree.lock_owners([task.user_id])
+    changes = {}
+    if parent_id is not MISSING and parent_id != task.parent_id:
+        if parent_id is not None:
+            _check(parent_problem(user_id=task.user_id, parent_id=parent_id, task_id=task.pk))
+        changes["parent_id"] = task.parent_id = parent_id  # the list it goes to, from here on
+    staying = not changes
+    position = _position_in_list(task, before=before, after=after, staying=staying)
+    if len(position) > POSITION_MAX_LENGTH:
+        # Rebalances that could not run have let keys grow this long: this one runs now, or the move fails (a 503
+        # while a sibling is being written, to retry) rather than write a key past the column's bound.
+        _rebalance(Task.objects.siblings_of(task), threshold=0)
+        task.position = Task.objects.filter(pk=task.pk).values_list("position", flat=True).get()
+        position = _position_in_list(task, before=before, after=after, staying=staying)
+    elif len(position) > REBALANCE_LENGTH:
+        # After the move commits, in a transaction of its own: the move's answer does not wait for its list's rows.
+        transaction.on_commit(functools.partial(list_rebalance, task=task), robust=True)
+    return Task.objects.filter(pk=task.pk).update_returning(position=position, **changes)[0]
+
+
+def _position_in_list(task: Task, *, before: int | None, after: int | None, staying: bool) -> str:
+    """The key that puts ``task`` next to ``before`` or ``after`` in the list it is in (``staying``) or goes to: its
+    own when it is there already; without either, its own in its list, the top of another."""
+    others = Task.objects.siblings_of(task).exclude(pk=task.pk)
+    if before is None and after is None:
+        return task.position if staying else key_before(others.first_position())
+    name, anchor = ("before", before) if before is not None else ("after", after)
+    if before is not None:  # between the anchor and the sibling before it
+        neighbour = others.filter(position__lt=OuterRef("position")).order_by("-position")
+    else:  # between the anchor and the sibling after it
+        neighbour = others.filter(position__gt=OuterRef("position")).order_by("position")
+    found = (
+        others.filter(pk=anchor)
+        .annotate(neighbour=Subquery(neighbour.values("position")[:1]))
+        .values_list("position", "neighbour")
+        .first()
+    )
+    if found is None:
+        raise ValidationError({name: [ErrorDetail(NOT_A_SIBLING, code="not_a_sibling")]})
+    anchor_position, neighbour_position = found
+    if before is not None:
+        lower, upper = neighbour_position, anchor_position
+    else:
+        lower, upper = anchor_position, neighbour_position
+    if staying and (lower is None or lower < task.position) and (upper is None or task.position < upper):
+        return task.position
+    return key_between(lower, upper)
+
+
+def list_rebalance(*, task: Task) -> int:
+    """Give the list ``task`` is in short keys again, in its order, if one of its keys is longer than
+    REBALANCE_LENGTH; returns how many tasks it rewrote.
+
+    Run after a move that made such a key commits (task_move). It takes the owner's lock, then each sibling's row
+    without waiting: a sibling that another transaction is writing at that moment would have it wait for the lock
+    this holds, so rather than deadlock it gives up, and the next move that makes a long key tries again.
+    """
+    try:
+        with transaction.atomic():
+            tree.lock_owners([task.user_id])
+            return _rebalance(Task.objects.siblings_of(task), threshold=REBALANCE_LENGTH)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return 0
+
+
+def _rebalance(siblings: TaskQuerySet, *, threshold: int) -> int:
+    """Rewrite every one of ``siblings`` (a list, its owner locked) with consecutive short keys, in their order,
+    if one of their keys is longer than ``threshold``. One transaction (the caller's); each task written gets a new
+    version and change number, as any write. Raises the database's lock error if a sibling is being written."""
+    tasks = list(siblings.order_by("position").select_for_update(nowait=True).values_list("pk", "position"))
+    if not tasks or max(len(position) for _, position in tasks) <= threshold:
+        return 0
+    # All after the list's greatest key, so none of them is taken while the rows are rewritten one by one.
+    placed = list(zip((pk for pk, _ in tasks), keys_after(tasks[-1][1], len(tasks)), strict=True))
+    for start in range(0, len(placed), REBALANCE_CHUNK):
+        chunk = placed[start : start + REBALANCE_CHUNK]
+        Task.objects.filter(pk__in=[pk for pk, _ in chunk]).update(
+            position=Case(*(When(pk=pk, then=Value(key)) for pk, key in chunk))
+        )
+    return len(tasks)
 
 
 def _write(tasks: TaskQuerySet, if_match: IfMatch | None, changes: dict[str, Any], *, flip: bool = False) -> list[Task]:

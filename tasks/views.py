@@ -22,7 +22,7 @@ from .filters import TaskFilter
 from .models import Task, TaskQuerySet
 from .permissions import IsOwner
 from .schema import document_task_viewset
-from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskSerializer
+from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskMoveSerializer, TaskSerializer
 
 # Every answer of the task routes, errors included, is one user's: "private" keeps it out of shared caches,
 # and "Vary: Authorization" keys the browser's own copy by token. "no-cache" rather than "no-store": the
@@ -117,6 +117,13 @@ class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelVi
             if_match=self.if_match,
         )
         return self.named_task_answer(changed)
+
+    @action(detail=True, methods=["post"], serializer_class=TaskMoveSerializer)
+    def move(self, request: Request, user_id: str, pk: str) -> Response:
+        body = TaskMoveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        moved = services.task_move(tasks=self.named_task(), if_match=self.if_match, **body.validated_data)
+        return self.named_task_answer([moved])
 
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, user_id: str, pk: str) -> Response:

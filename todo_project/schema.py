@@ -25,6 +25,7 @@ from tasks.datetimes import DATE_TIME_PATTERN
 from tasks.filters import PARENT_PATTERN
 from tasks.permissions import IsOwner
 from tasks.recurrence import RULE_PATTERN
+from tasks.schema import NOT_BOTH_NEIGHBOURS
 from tasks.text import CONTAINS_NUL, TAG_PATTERN, TEXT_PATTERN
 
 # What the API answers, detail for detail (drf-standardized-errors' own examples are DRF's defaults: a 401
@@ -92,7 +93,7 @@ MACHINE_ONLY_PATTERNS = {
 def _machine_only(key: str, value: Any) -> bool:
     if key == "pattern":
         return value in MACHINE_ONLY_PATTERNS
-    return key == "not" and value == {"pattern": CONTAINS_NUL}
+    return key == "not" and value in ({"pattern": CONTAINS_NUL}, NOT_BOTH_NEIGHBOURS)
 
 
 def for_people(result: Any, **kwargs: Any) -> Any:

@@ -36,6 +36,7 @@ def allowed(response: Any) -> set[str]:
         ("/{id}/", {"GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}),
         ("/{id}/complete/", {"PATCH", "OPTIONS"}),
         ("/{id}/restore/", {"POST", "OPTIONS"}),
+        ("/{id}/move/", {"POST", "OPTIONS"}),
     ],
 )
 def test_options_on_a_task_route_lists_its_methods_without_touching_the_database(

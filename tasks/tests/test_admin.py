@@ -121,6 +121,7 @@ def test_list_shows_the_support_columns_and_links_id_and_title(support: Client, 
         "tag_list",
         "parent_link",
         "subtasks",
+        "position",
         "created",
         "deleted",
     ]
@@ -217,6 +218,7 @@ def test_change_form_keeps_owner_and_timestamps_read_only(support: Client, make_
         "deleted",
         "subtasks",
         "completions",
+        "position",
     }
 
 

@@ -19,8 +19,11 @@ ROUTES = [
     ("patch", "/api/{user}/tasks/{id}/"),
     ("delete", "/api/{user}/tasks/{id}/"),
     ("patch", "/api/{user}/tasks/{id}/complete/"),
+    ("post", "/api/{user}/tasks/{id}/move/"),
 ]
 BODY = {"title": "Bob was here", "completed": True}
+# What each action takes: another body would be refused before the task is looked for.
+ACTION_BODIES = {"complete/": {"completed": True}, "move/": {"before": 1}}
 
 
 @pytest.fixture
@@ -52,8 +55,7 @@ def test_another_users_task_id_is_not_found_under_your_own_path(
 ) -> None:
     before = snapshot()
 
-    # A body each route takes: …/complete/ refuses a title before it looks for the task.
-    body = {"completed": True} if route.endswith("/complete/") else BODY
+    body = next((taken for action, taken in ACTION_BODIES.items() if route.endswith(action)), BODY)
 
     response = getattr(bob, method)(route.format(user=BOB, id=alices_task.id), body)
 

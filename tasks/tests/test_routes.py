@@ -76,6 +76,7 @@ def test_create_returns_the_task_with_its_location(alice: APIClient, slash: str)
         "recurrence",
         "timezone",
         "completions",
+        "position",
         "version",
     }
     assert task["completed_at"] is None and task["deleted_at"] is None and task["version"] == 1

@@ -60,8 +60,13 @@ def test_each_service_is_one_transaction_around_one_statement(task: Task, servic
         assert [sql.split()[0] for sql in statements[1:-1]] == ["SELECT", "SELECT", "WITH", "UPDATE"], statements
         assert "FOR UPDATE" in statements[1] or connection.vendor == "sqlite", statements
         return
+    work = statements[1:-1]
+    if service == "create" and connection.vendor != "postgresql":
+        # A new task goes to the top of its list: SQLite's is read first (PostgreSQL's INSERT reads it itself).
+        assert work[0].startswith("SELECT") and "ORDER BY" in work[0] and "LIMIT 1" in work[0], statements
+        work = work[1:]
     # Finding, checking and writing in one statement: nothing can come between them.
-    assert len(statements) == 3 and statements[1].startswith(("INSERT", "UPDATE")), statements
+    assert len(work) == 1 and work[0].startswith(("INSERT", "UPDATE")), statements
 
 
 @pytest.mark.parametrize("service", ["update", "soft delete", "set completed", "flip completed"])

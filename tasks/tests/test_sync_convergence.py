@@ -1,6 +1,6 @@
-"""Two devices of one user edit offline, send their edits with idempotency keys (retrying answers they lost), and
-catch up through the change feed, in any interleaving with other writers: both always end holding exactly the
-server's live tasks, no create ever runs twice, and another user's tasks never reach them.
+"""Two devices of one user edit offline (moves included), send their edits with idempotency keys (retrying answers
+they lost), and catch up through the change feed, in any interleaving with other writers: both always end holding
+exactly the server's live tasks, no create ever runs twice, and another user's tasks never reach them.
 
 A device holds what the server told it (answers to its own writes, and the feed), never a guess of its own: so
 what it ends with is what the routes gave it, and a missed or repeated change shows.
@@ -45,7 +45,15 @@ MAX_STEPS = 25
 # as it would after refetching the task; anything else would be the API's fault, or this test's.
 STALE = {404, 412}
 # What each operation answers when it succeeds.
-SUCCESS = {"create": 201, "update": 200, "partial_update": 200, "complete": 200, "delete": 204, "restore": 200}
+SUCCESS = {
+    "create": 201,
+    "update": 200,
+    "partial_update": 200,
+    "complete": 200,
+    "delete": 204,
+    "restore": 200,
+    "move": 200,
+}
 # The single request of each operation: method and path after the task's URL.
 SINGLE = {
     "update": ("PUT", ""),
@@ -53,7 +61,12 @@ SINGLE = {
     "complete": ("PATCH", "complete/"),
     "delete": ("DELETE", ""),
     "restore": ("POST", "restore/"),
+    "move": ("POST", "move/"),
 }
+# A move next to a task that is not in that list any more (deleted, or moved elsewhere since the device heard of it):
+# a 400 naming the neighbour, dropped like a stale edit.
+GONE_NEIGHBOUR = "not_a_sibling"
+NEIGHBOURS = ("before", "after")
 
 titles = st.sampled_from(["Buy milk", "Call mum", "Pay rent", "Water the plants", "Book flights"])
 fields = {
@@ -123,6 +136,9 @@ class Device:
         if status in STALE and edit.op != "create":
             event(f"stale {edit.op}: {status}")
             return  # dropped
+        if gone_neighbour(status, body, edit):
+            event("move next to a task no longer there")
+            return  # dropped
         if misplaced(status, body, edit):
             event(f"{edit.op} under a parent refused: {body['errors'][0]['code']}")
             if edit.op == "create":
@@ -133,6 +149,8 @@ class Device:
         assert status == SUCCESS[edit.op], (edit, status, body)
         if (edit.data or {}).get("parent_id") is not None:
             event(f"{edit.op} under a task")
+        if edit.op == "move":
+            event("moved")
         if edit.op == "delete":
             self.forget(self.resolve(edit.target))
             return
@@ -142,16 +160,29 @@ class Device:
             self.created[edit.target] = body["id"]
 
     def depends_on_refused(self, edit: Edit) -> bool:
-        """The edit names a task its create never made, as its target or its parent: dropped, as the create was."""
-        return bool({edit.target, (edit.data or {}).get("parent_id")} & self.refused)
+        """The edit names a task its create never made, as its target, its parent or its neighbour: dropped, as the
+        create was."""
+        named = [(edit.data or {}).get(name) for name in ("parent_id", *NEIGHBOURS)]
+        return bool({edit.target, *named} & self.refused)
 
     def body(self, edit: Edit, in_batch: set[str] | None = None) -> dict[str, Any] | None:
-        """The edit's body as sent: a parent it created offline named by its ref in the batch that creates it, else by
-        the id it became."""
-        parent = (edit.data or {}).get("parent_id")
-        if not isinstance(parent, str):
-            return edit.data
-        return {**edit.data, "parent_id": f"$ref:{parent}" if parent in (in_batch or ()) else self.resolve(parent)}  # type: ignore[dict-item]
+        """The edit's body as sent: a parent or a neighbour it created offline named by its ref in the batch that
+        creates it, else by the id it became."""
+        if edit.data is None:
+            return None
+        named = [name for name in ("parent_id", *NEIGHBOURS) if isinstance(edit.data.get(name), str)]
+        refs = {name: edit.data[name] for name in named}
+        return {
+            **edit.data,
+            **{name: f"$ref:{ref}" if ref in (in_batch or ()) else self.resolve(ref) for name, ref in refs.items()},
+        }
+
+    def parent_of(self, target: int | str) -> int | str | None:
+        """The parent of a task it holds, or of one it created offline, as it last heard."""
+        if isinstance(target, int):
+            return self.tasks[target]["parent_id"]
+        create = next(edit for edit in self.queue if edit.op == "create" and edit.target == target)
+        return (create.data or {}).get("parent_id")
 
     def resolve(self, target: int | str | None) -> int:
         return self.created[target] if isinstance(target, str) else target  # type: ignore[return-value]
@@ -179,6 +210,10 @@ class Device:
                 for task_id in set(self.tasks) - sent if fresh else ():
                     self.forget(task_id)
                 return
+
+
+def gone_neighbour(status: int, body: Any, edit: Edit) -> bool:
+    return edit.op == "move" and status == 400 and body["errors"][0]["code"] == GONE_NEIGHBOUR
 
 
 def misplaced(status: int, body: Any, edit: Edit) -> bool:
@@ -262,7 +297,8 @@ def send_batch(data: st.DataObject, device: Device, edits: list[Edit], atomic: b
             [error] = response.json()["errors"]
             index = int(error["attr"].split(".")[1])
             if response.status_code == 400 or edits[index].op == "create":
-                assert misplaced(400, response.json(), edits[index]), response.content
+                refused = misplaced(400, response.json(), edits[index])
+                assert refused or gone_neighbour(400, response.json(), edits[index]), response.content
                 device.apply(edits[index], 400, response.json(), None)
             del edits[index]
             continue
@@ -289,8 +325,10 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
     """An edit of what the device holds (or has created offline), with If-Match of what it holds when it knows."""
     pending = [edit.target for edit in device.queue if edit.op == "create"]
     targets: list[int | str] = [*sorted(device.tasks), *pending]
-    ops = ["create", *(["update", "partial_update", "complete", "delete", "move", "move"] if targets else [])]
+    ops = ["create", *(["update", "partial_update", "complete", "delete", "reparent", "reparent"] if targets else [])]
     ops += ["restore"] if device.trash else []
+    # Twice as likely as another edit: a device has two tasks to order only once it has synced or created them.
+    ops += ["move", "move"] if len(targets) > 1 else []
     op = data.draw(st.sampled_from(ops), label="edit")
     edit = Edit(op=op, key=new_key())
     if op == "create":
@@ -305,6 +343,12 @@ def edit_offline(data: st.DataObject, device: Device) -> Edit:
         return edit
     edit.target = data.draw(st.sampled_from(targets), label="task")
     if op == "move":
+        # Right before or after another task, in that task's list as the device knows it: the move says its parent.
+        neighbour = data.draw(st.sampled_from([t for t in targets if t != edit.target]), label="next to")
+        side = data.draw(st.sampled_from(NEIGHBOURS), label="side")
+        edit.data = {side: neighbour, "parent_id": device.parent_of(neighbour)}
+        return edit
+    if op == "reparent":
         # Under a task it holds or created offline, or to the top level: a partial update of parent_id alone.
         edit.op = "partial_update"
         others = [target for target in reversed(targets) if target != edit.target]  # the newest first
@@ -343,6 +387,11 @@ class Elsewhere:
         deleted = sorted(mine.filter(deleted_at__isnull=False).values_list("id", flat=True))
         choices = ["create", "other user", *(["patch", "complete", "delete"] if live else [])]
         choices += ["restore"] if deleted else []
+        lists: dict[int | None, list[int]] = {}
+        for task, parent in mine.filter(deleted_at__isnull=True).order_by("id").values_list("id", "parent_id"):
+            lists.setdefault(parent, []).append(task)
+        siblings = [tasks for tasks in lists.values() if len(tasks) > 1]
+        choices += ["move"] if siblings else []
         what = data.draw(st.sampled_from(choices), label="elsewhere")
         if what == "create":
             response = self.web.post(base, data.draw(creations, label="web task"), format="json")
@@ -361,6 +410,11 @@ class Elsewhere:
         elif what == "restore":
             task = data.draw(st.sampled_from(deleted), label="staff restore")
             assert services.tasks_restore(tasks=Task.objects.filter(pk=task))
+        elif what == "move":
+            task, neighbour = data.draw(st.permutations(data.draw(st.sampled_from(siblings), label="list")))[:2]
+            side = data.draw(st.sampled_from(NEIGHBOURS), label="web side")
+            response = self.web.post(f"{base}{task}/move/", {side: neighbour}, format="json")
+            assert response.status_code == 200, response.content
         else:
             self.other_write(data, keys)
 
@@ -408,6 +462,13 @@ def test_two_devices_that_edit_offline_replay_and_sync_converge_to_the_server_wi
     devices = [Device(user_id, client_for(user_id)), Device(user_id, client_for(user_id))]
     elsewhere = Elsewhere(user_id, client_for(user_id), other_id, client_for(other_id))
     keys: list[str] = []  # every key the devices used
+    # Tasks from before, made in the web tab, which a device holds if it synced since: something to edit and order.
+    for n in range(3):
+        assert elsewhere.web.post(f"/api/{user_id}/tasks/", {"title": f"earlier {n}"}).status_code == 201
+        elsewhere.creates += 1
+    for device in devices:
+        if data.draw(st.booleans(), label="synced before"):
+            device.sync(4)
 
     for _ in range(data.draw(st.integers(1, MAX_STEPS), label="steps")):
         step = data.draw(st.sampled_from(["edit", "edit", "online", "sync", "elsewhere"]), label="step")

@@ -38,7 +38,8 @@ VICTIMS_BATCH = (
     b'{"op": "partial_update", "id": {victim_task}, "data": {"title": "pwned"}},'
     b'{"op": "complete", "id": {victim_task}},'
     b'{"op": "delete", "id": {victim_task}},'
-    b'{"op": "restore", "id": {victim_deleted_task}}]}'
+    b'{"op": "restore", "id": {victim_deleted_task}},'
+    b'{"op": "move", "id": {victim_task}, "data": {"before": {victim_task}}}]}'
 )
 
 
@@ -97,11 +98,24 @@ ROUTES = [
     ("DELETE", "/api/{user}/tasks/{task}/"),
     ("PATCH", "/api/{user}/tasks/{task}/complete/"),
     ("POST", "/api/{user}/tasks/{task}/restore/"),
+    ("POST", "/api/{user}/tasks/{task}/move/"),
 ]
 TAKEOVER = b'{"title": "pwned", "completed": true}'
 COMPLETION = b'{"completed": true}'
+MOVE = b'{"before": 1}'
 LIST = "/api/{me}/tasks/"
 MINE = "/api/{me}/tasks/{my_task}/"
+MOVE_MINE = f"{MINE}move/"
+
+
+def body_taken(method: str, path: str) -> bytes | None:
+    """A body the route takes: …/complete/ takes only "completed", and …/move/ a neighbour; either would refuse another
+    body before the task is looked for."""
+    if path.endswith("/complete/"):
+        return COMPLETION
+    if path.endswith("/move/"):
+        return MOVE
+    return TAKEOVER if method in ("PUT", "PATCH") else None
 
 
 def token(name: str, authorization: Callable[[], str] | None, code: str = "token_invalid") -> Hostile:
@@ -171,8 +185,7 @@ TABLE = [
             path.format(user="{me}", task="{victim_task}"),
             404,
             "not_found",
-            # …/complete/ takes only "completed": with a title it would refuse the body before the task is looked for.
-            body=(COMPLETION if path.endswith("/complete/") else TAKEOVER) if method in ("PUT", "PATCH") else None,
+            body=body_taken(method, path),
         )
         for method, path in ROUTES
         if "{task}" in path
@@ -193,6 +206,23 @@ TABLE = [
         404,
         "not_found",
         headers={"If-Match": "*"},
+    ),
+    # My task next to the victim's: the same 400 as next to a task that does not exist, and nothing moves.
+    body(
+        "move mine before the victim's task",
+        b'{"before": {victim_task}}',
+        400,
+        "not_a_sibling",
+        "before",
+        path=MOVE_MINE,
+    ),
+    body(
+        "move mine after the victim's deleted task",
+        b'{"after": {victim_deleted_task}}',
+        400,
+        "not_a_sibling",
+        "after",
+        path=MOVE_MINE,
     ),
     Hostile(
         "DELETE the victim's task with If-Match: *",
@@ -419,7 +449,7 @@ def test_a_batch_naming_the_victims_tasks_is_a_404_for_each_operation(world: Wor
 
     results = world.send(row).json()["results"]
 
-    assert [(result["status"], result["body"]["errors"][0]["code"]) for result in results] == [(404, "not_found")] * 5
+    assert [(result["status"], result["body"]["errors"][0]["code"]) for result in results] == [(404, "not_found")] * 6
 
 
 def test_after_the_whole_table_the_victims_tasks_are_byte_for_byte_unchanged(

@@ -20,6 +20,7 @@ LIST = "/api/{user_id}/tasks/"
 DETAIL = "/api/{user_id}/tasks/{id}/"
 COMPLETE = "/api/{user_id}/tasks/{id}/complete/"
 RESTORE = "/api/{user_id}/tasks/{id}/restore/"
+MOVE = "/api/{user_id}/tasks/{id}/move/"
 CHANGES = "/api/{user_id}/tasks/changes/"
 BODY_METHODS = {"post", "put", "patch"}
 LOCAL_ASSET = re.compile(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"]+)"')
@@ -109,6 +110,7 @@ def test_every_operation_has_a_summary_a_description_and_an_explicit_id(schema: 
         (DETAIL, "delete"): "tasks_destroy",
         (COMPLETE, "patch"): "tasks_complete",
         (RESTORE, "post"): "tasks_restore",
+        (MOVE, "post"): "tasks_move",
         (CHANGES, "get"): "tasks_changes",
     }
     for path, method, operation in operations(schema):
@@ -171,7 +173,7 @@ def test_the_list_documents_its_filters_ordering_and_pagination(schema: dict[str
     assert params[("query", "completed")]["schema"] == {"type": "string", "enum": ["false", "true"]}
     assert params[("query", "priority")]["schema"] == {"type": "string", "enum": ["high", "low", "medium"]}
     ordering = params[("query", "ordering")]
-    fields = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at"]
+    fields = ["created_at", "updated_at", "title", "priority", "due_date", "completed", "completed_at", "position"]
     assert sorted(ordering["schema"]["items"]["enum"]) == sorted(fields + [f"-{field}" for field in fields])
     assert (ordering["style"], ordering["explode"]) == ("form", False)
     assert params[("query", "limit")]["schema"]["type"] == "integer"
@@ -344,3 +346,38 @@ def test_a_task_shows_its_completion_and_deletion_times_read_only(schema: dict[s
     for name in ("completed_at", "deleted_at"):
         assert task[name]["format"] == "date-time" and task[name]["readOnly"] and task[name]["nullable"], name
         assert name not in request
+
+
+def test_move_is_a_post_of_a_neighbour_or_a_parent_under_if_match_returning_the_task(schema: dict[str, Any]) -> None:
+    item = schema["paths"][MOVE]
+    operation = item["post"]
+
+    assert set(item) == {"post"}
+    body = component(schema, json_schema(operation["requestBody"]))
+    assert set(body["properties"]) == {"before", "after", "parent_id"}
+    # Something, and not both neighbours.
+    assert (body["additionalProperties"], body["minProperties"]) == (False, 1)
+    assert body["not"] == {"required": ["before", "after"]}
+    assert all(body["properties"][name]["minimum"] == 1 for name in ("before", "after", "parent_id"))
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert [example["value"] for example in examples.values()] == [
+        {"before": 17},
+        {"after": 17},
+        {"parent_id": 42},
+        {"parent_id": None, "after": 17},
+    ]
+    assert {("header", "If-Match"), ("path", "id")} <= parameters(operation).keys()
+    assert json_schema(operation["responses"]["200"]) == {"$ref": "#/components/schemas/Task"}
+    assert {"before", "after", "parent_id", "non_field_errors", "If-Match"} <= validation_attrs(schema, operation)
+    assert "412" in operation["responses"]
+
+
+def test_a_task_shows_its_position_read_only_and_the_list_orders_by_it(schema: dict[str, Any]) -> None:
+    task = schema["components"]["schemas"]["Task"]
+    ordering = parameters(schema["paths"][LIST]["get"])[("query", "ordering")]
+
+    assert task["properties"]["position"]["type"] == "string" and task["properties"]["position"]["readOnly"]
+    assert "byte by byte" in task["properties"]["position"]["description"]
+    assert "position" not in schema["components"]["schemas"]["TaskRequest"]["properties"]
+    assert {"position", "-position"} <= set(ordering["schema"]["items"]["enum"])
+    assert list(task["properties"])[-2:] == ["position", "version"]

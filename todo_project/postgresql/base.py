@@ -26,21 +26,21 @@ from psycopg.adapt import AdaptersMap, Buffer
 from psycopg.pq import ConnStatus, TransactionStatus
 
 
-class DatabaseFeatures(features.DatabaseFeatures):
+class ServerBindingFeatures(features.DatabaseFeatures):
     @property
     def max_query_params(self) -> int | None:
         return 2**16 - 1 if self.connection.settings_dict["OPTIONS"].get("server_side_binding") else None
 
 
-class DatabaseOperations(operations.DatabaseOperations):
+class ServerBindingOperations(operations.DatabaseOperations):
     def bulk_batch_size(self, fields: list[Any], objs: list[Any]) -> int:
         limit = self.connection.features.max_query_params
         return len(objs) if limit is None or not fields else max(limit // len(fields), 1)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    features_class = DatabaseFeatures
-    ops_class = DatabaseOperations
+    features_class = ServerBindingFeatures
+    ops_class = ServerBindingOperations
 
     def is_usable(self) -> bool:
         connection = self.connection

@@ -887,7 +887,7 @@ def test_postgresql_places_a_new_task_by_reading_its_lists_own_index(db: None) -
                 [ALICE, parent_id],
             )
 
-    # One read of each list's own index: not a sort of the user's tasks (migration 0011).
+    # One read of each list's own index: not a sort of the user's tasks.
     assert {name: index_reads(name) - reads[name] for name in indexes} == {name: 1 for name in indexes}
     assert Task.objects.get(title="raw", parent=None).position == key_before(
         Task.objects.siblings(ALICE, None).exclude(title="raw").first_position()

@@ -467,8 +467,9 @@ def _walk(rule: Rule, zone: str, wall: datetime, budget: Budget) -> Iterator[tup
             if moment is None:
                 return
             yield occurrence, moment
-    # The calendar's first and last years, where dateutil reaches outside the years Python has.
-    except (ValueError, OverflowError):
+    # The calendar's first and last years, where dateutil reaches outside the years Python has; and dateutil's own
+    # IndexError on a weekday's position past what a month-limited year holds (BYMONTH=9;BYDAY=-33SU): no occurrence.
+    except (ValueError, OverflowError, IndexError):
         return
 
 

@@ -483,3 +483,11 @@ def test_occurrences_count_against_the_limit_as_well(settings: object) -> None:
 
     # 1,440 occurrences a day: the steps run out within the first day.
     assert moved.due < moment("2026-01-02T00:00:00+00:00")
+
+
+def test_a_weekday_position_a_month_limited_year_cannot_hold_is_a_series_without_occurrences() -> None:
+    # dateutil itself raised IndexError here, a 500 the schema fuzzer found; the series starts at its due date alone.
+    rule = normalise("FREQ=YEARLY;BYMONTH=9;BYDAY=-33SU,53MO;BYSETPOS=-9,2,-347,-207,9;UNTIL=07021029T073726Z")
+    due = datetime(1390, 2, 11, 13, 20, 36, tzinfo=UTC)
+
+    assert start(rule, "America/Grenada", due).due == due

@@ -860,3 +860,35 @@ def test_a_batch_moves_a_task_under_a_parent_it_creates(alice: APIClient, three:
     p, s = (result["body"]["id"] for result in response.json()["results"][:2])
     assert listed(alice, p) == [s, a]
     assert listed(alice, "none") == [p, c, b]
+
+
+def index_reads(name: str) -> int:
+    with connection.cursor() as cursor:
+        # Scans of the index in this transaction, counted at once (the cumulative statistics wait for its end).
+        cursor.execute("SELECT pg_stat_get_xact_numscans(%s::regclass)", [name])
+        return cursor.fetchone()[0]
+
+
+def test_postgresql_places_a_new_task_by_reading_its_lists_own_index(db: None) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite places new tasks in Python")
+    parent = services.task_create(user_id=ALICE, title="parent")
+    Task.objects.bulk_create(Task(user_id=ALICE, title=f"task {n}", parent_id=parent.pk) for n in range(200))
+    Task.objects.bulk_create(Task(user_id=ALICE, title=f"task {n}") for n in range(200))
+    indexes = ("task_user_live_position_uniq", "task_parent_live_position_uniq")
+    reads = {name: index_reads(name) for name in indexes}
+
+    # As a raw INSERT does it (bench/seed.py), so that only the trigger reads: no tree check before it.
+    with connection.cursor() as cursor:
+        for parent_id in (None, parent.pk):
+            cursor.execute(
+                "INSERT INTO tasks_task (user_id, title, description, completed, priority, created_at, updated_at, "
+                "tag_keys, tags, parent_id) VALUES (%s, 'raw', '', false, 2, now(), now(), '', '[]', %s)",
+                [ALICE, parent_id],
+            )
+
+    # One read of each list's own index: not a sort of the user's tasks.
+    assert {name: index_reads(name) - reads[name] for name in indexes} == {name: 1 for name in indexes}
+    assert Task.objects.get(title="raw", parent=None).position == key_before(
+        Task.objects.siblings(ALICE, None).exclude(title="raw").first_position()
+    )

@@ -23,6 +23,7 @@ import redis
 from django.conf import settings
 from django.core.cache.backends import redis as django_redis
 from django.utils.functional import cached_property
+from redis.commands.core import Script
 
 
 class CacheUnavailable(Exception):
@@ -85,7 +86,15 @@ class FailFastRedisCache(django_redis.RedisCache):
         # than the script's round trip, and the throttle runs on every request.
         return self._cache._client.get_client(write=True)
 
+    @cached_property
+    def _scripts(self) -> dict[str, Script]:
+        return {}
+
     def run_script(self, script: str, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Runs a Lua script on the cache's own Redis (EVALSHA, loading it on first use)."""
         with _breaker.guard():
-            return self._script_client.register_script(script)(keys=keys, args=args)
+            # Registered once: registering hashes the script, a cost the throttle would pay on every request.
+            registered = self._scripts.get(script)
+            if registered is None:
+                registered = self._scripts[script] = self._script_client.register_script(script)
+            return registered(keys=keys, args=args)

@@ -81,3 +81,16 @@ def test_a_user_id_that_only_differs_in_case_is_another_user(db: None, alices_ta
 
     assert shouting.get(f"/api/{ALICE}/tasks/").status_code == 403
     assert shouting.get(f"/api/{ALICE.upper()}/tasks/").json()["count"] == 0
+
+
+def test_the_one_task_read_finds_only_the_owners_live_task(db: None, alices_task: Task) -> None:
+    # Task.objects.one_of runs SQL the ORM wrote once, for other users and ids than this test's: it must still say
+    # of() exactly, with this call's values in their places.
+    assert Task.objects.one_of(ALICE, alices_task.pk) == alices_task
+    assert Task.objects.one_of(ALICE, str(alices_task.pk)).title == "Alice's secret plan"
+    assert Task.objects.one_of(BOB, alices_task.pk) is None
+    assert Task.objects.one_of(ALICE, alices_task.pk + 1) is None
+
+    Task.objects.filter(pk=alices_task.pk).update(deleted_at=alices_task.created_at)
+
+    assert Task.objects.one_of(ALICE, alices_task.pk) is None

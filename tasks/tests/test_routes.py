@@ -270,7 +270,12 @@ def test_any_front_end_user_id_works_as_the_path_user(db: None, user_id: str) ->
     assert client.get(f"/api/{user_id}/tasks/").json()["count"] == 1
 
 
-@pytest.mark.parametrize("task_id", ["abc", "-1", "0", "99999999999999999999", "1.5", "1e3", "%00"])
+@pytest.mark.parametrize(
+    "task_id",
+    # The largest id the column holds, one past it, and more digits than Python's int() takes by default.
+    ["abc", "-1", "0", "9223372036854775807", "9223372036854775808", "99999999999999999999", "9" * 5000]
+    + ["1.5", "1e3", "%00"],
+)
 def test_odd_task_ids_are_not_found(alice: APIClient, make_task: Callable[..., Task], task_id: str) -> None:
     make_task()
 

@@ -411,9 +411,11 @@ def _cascade(changed: list[Task], *, completed_now: Collection[int] = (), **chan
         cascade = {"completed": True}
     else:
         return changed
+    if not parents:  # the common case, with no statement and no queryset built
+        return changed
     # Only the subtasks the change would change (a completed one is left as it is, completed_at and all).
     below = Task.objects.filter(pk__in=tree.descendants(parents)).exclude(**cascade)
-    if not parents or not below.update(**cascade):
+    if not below.update(**cascade):
         return changed
     stored = Task.objects.in_bulk([task.pk for task in changed])
     return [stored[task.pk] for task in changed]

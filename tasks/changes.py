@@ -24,10 +24,10 @@ from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 
 from .models import Task, TaskChangeCounter
 from .pagination import parse_count
-from .serializers import TaskSerializer, utc_iso
+from .serializers import FIELDS, TaskSerializer, utc_iso
 
 INVALID_CURSOR = "This cursor was not given to this user by this API: start over by calling without since."
-ROW = (*TaskSerializer.Meta.fields, "deleted_at", "change_seq", "purged_seq")
+ROW = (*FIELDS, "deleted_at", "change_seq", "purged_seq")
 
 
 class CursorExpired(APIException):
@@ -125,7 +125,7 @@ def changes_since(*, user_id: str, since: Cursor | None, limit: int) -> dict[str
         # purge committed between the two reads would then go unnoticed. A sync from nothing that found
         # nothing (more) has all there is up to its start.
         cursor = Cursor(seq=cursor.covered)
-    fields = len(TaskSerializer.Meta.fields)
+    fields = len(FIELDS)
     return {
         "changed": [TaskSerializer.row_to_representation(row[:fields]) for row in rows if row[fields] is None],
         "deleted": [{"id": row[0], "deleted_at": utc_iso(row[fields])} for row in rows if row[fields] is not None],

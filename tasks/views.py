@@ -22,7 +22,7 @@ from .filters import TaskFilter
 from .models import Task, TaskQuerySet
 from .permissions import IsOwner
 from .schema import document_task_viewset
-from .serializers import TaskChangesSerializer, TaskCompletionSerializer, TaskMoveSerializer, TaskSerializer
+from .serializers import FIELDS, TaskChangesSerializer, TaskCompletionSerializer, TaskMoveSerializer, TaskSerializer
 
 # Every answer of the task routes, errors included, is one user's: "private" keeps it out of shared caches,
 # and "Vary: Authorization" keys the browser's own copy by token. "no-cache" rather than "no-store": the
@@ -75,7 +75,7 @@ class TaskViewSet(IdempotencyKeyMixin, ConditionalRequestMixin, viewsets.ModelVi
     def list_page(self, tasks: TaskQuerySet) -> Response:
         # A page is read as rows straight into its representation: building a model per row was
         # the largest part of a list's CPU after the SQL itself (BENCHMARKS.md).
-        rows = tasks.values_list(*TaskSerializer.Meta.fields)
+        rows = tasks.values_list(*FIELDS)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([TaskSerializer.row_to_representation(row) for row in page])
 

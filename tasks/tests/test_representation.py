@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from conftest import ALICE
 from tasks.models import Priority, Task
-from tasks.serializers import PriorityField, TaskSerializer
+from tasks.serializers import FIELDS, PriorityField, TaskSerializer
 
 
 class DRFTaskSerializer(serializers.ModelSerializer):
@@ -22,7 +22,7 @@ class DRFTaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = TaskSerializer.Meta.fields
+        fields = FIELDS
 
 
 TASKS = [

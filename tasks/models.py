@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -108,7 +108,7 @@ class TaskQuerySet(models.QuerySet):
             return None
         sql, order = _one_of_sql(self.db)
         values = {_USER: user_id, _PK: pk}
-        found = list(self.raw(sql, [values[name] for name in order]))
+        found = self._returned(sql, [values[name] for name in order])
         return found[0] if found else None
 
     def siblings(self, user_id: str, parent_id: int | None) -> TaskQuerySet:
@@ -171,10 +171,30 @@ class TaskQuerySet(models.QuerySet):
             return []
         quote = connections[self.db].ops.quote_name
         columns = ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
-        changed = list(self.model.objects.using(self.db).raw(f"{update} RETURNING {columns}", params))
+        changed = self._returned(f"{update} RETURNING {columns}", params)
         if not database_places_tasks(self.db):
             self._place(changed)
         return changed
+
+    def _returned(self, sql: str, params: Sequence[Any]) -> list[Task]:
+        """The tasks a statement returns, each row every concrete column in the model's order: what ``raw()`` makes of
+        them, without its matching of the cursor's columns to fields by name on every call, which the order makes
+        moot (a third of the CPU of a one-task read's ORM part; bench/NOTES.md). Values go through the fields' own
+        converters (a JSON column's, for the tags), as the ORM's reads do."""
+        connection = connections[self.db]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        names, converters = _row_converters(self.db)
+        tasks = []
+        for row in rows:
+            if converters:
+                row = list(row)
+                for index, (convert, expression) in converters.items():
+                    for converter in convert:
+                        row[index] = converter(row[index], expression, connection)
+            tasks.append(self.model.from_db(self.db, names, row))
+        return tasks
 
     def _place(self, tasks: list[Task]) -> None:
         """Put the tasks written with position "" at the top of their lists, one after the other (where the database
@@ -210,6 +230,16 @@ _USER, _PK = "\x00user", BIGINT_MAX
 def _one_of_sql(alias: str) -> tuple[str, tuple[Any, ...]]:
     """one_of()'s SQL for a database, as the ORM writes it, and which stand-in each of its parameters is."""
     return Task.objects.using(alias).of(_USER).filter(pk=_PK).order_by().query.sql_with_params()
+
+
+@functools.cache
+def _row_converters(alias: str) -> tuple[list[str], dict[int, tuple[list[Callable[..., Any]], Expression]]]:
+    """A task row's field names, in the model's order, and the converters the ORM applies to its values on a
+    database: by column index, as its compiler gives them for a read of every field."""
+    fields = Task._meta.concrete_fields
+    compiler = Task.objects.using(alias).all().query.get_compiler(alias)
+    converters = compiler.get_converters([field.get_col(Task._meta.db_table) for field in fields])
+    return [field.attname for field in fields], converters
 
 
 def _with_derived_columns(fields: dict[str, Any]) -> dict[str, Any]:

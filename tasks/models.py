@@ -108,7 +108,7 @@ class TaskQuerySet(models.QuerySet):
         """``Task.objects.of(user_id).filter(pk=pk).first()``: the live task a URL names, or None; called on
         the manager. Django builds and compiles a queryset anew each time it runs: for this read, which every request
         naming a task makes, that was half of the ORM's CPU (bench/NOTES.md). Here the ORM writes the SQL of ``of()``
-        once per process and database, and ``raw()`` runs it with the request's values."""
+        once per process and database, and each call runs it with its own values."""
         pk = int(pk)
         if not 1 <= pk <= BIGINT_MAX:  # the ORM's own answer for an id the column cannot hold, without asking
             return None
@@ -185,7 +185,7 @@ class TaskQuerySet(models.QuerySet):
     def _returned(self, sql: str, params: Sequence[Any]) -> list[Task]:
         """The tasks a statement returns, each row every concrete column in the model's order: what ``raw()`` makes of
         them, without its matching of the cursor's columns to fields by name on every call, which the order makes
-        moot (a third of the CPU of a one-task read's ORM part; bench/NOTES.md). Values go through the fields' own
+        moot (half the CPU of a one-task read; bench/NOTES.md). Values go through the fields' own
         converters (a JSON column's, for the tags), as the ORM's reads do."""
         connection = connections[self.db]
         with connection.cursor() as cursor:

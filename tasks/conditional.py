@@ -106,11 +106,8 @@ class ConditionalRequestMixin:
         header = self.request.headers.get("If-Match")
         return None if header is None else IfMatch.parse(header)
 
-    def get_object(self) -> Task:
-        return self.checked(super().get_object())
-
     def checked(self, task: Task) -> Task:
-        """``task``, found for this request, once it meets the request's If-Match."""
+        """``task``, as the viewset's get_object() found it for this request, once it meets the request's If-Match."""
         # Checked early, so that a stale write is a 412 before its body is even validated (RFC 9110 evaluates
         # preconditions before the method); the service checks again in its UPDATE's WHERE, where it counts. A read
         # ignores If-Match, malformed or not.

@@ -110,7 +110,7 @@ class TaskQuerySet(models.QuerySet):
         naming a task makes, that was half of the ORM's CPU (bench/NOTES.md). Here the ORM writes the SQL of ``of()``
         once per process and database, and each call runs it with its own values."""
         pk = int(pk)
-        if not 1 <= pk <= BIGINT_MAX:  # the ORM's own answer for an id the column cannot hold, without asking
+        if not 1 <= pk <= MAX_ID:  # the ORM's own answer for an id the column cannot hold, without asking
             return None
         sql, order = _one_of_sql(self.db)
         values = {_USER: user_id, _PK: pk}
@@ -227,9 +227,10 @@ class TaskQuerySet(models.QuerySet):
         return changed
 
 
-BIGINT_MAX = 2**63 - 1
+# The largest id a task can have (a bigint): a larger id names no task, and is never sent to the database.
+MAX_ID = 2**63 - 1
 # Stand-ins for a request's values while the ORM writes one_of()'s SQL: each found again in the parameters it returns.
-_USER, _PK = "\x00user", BIGINT_MAX
+_USER, _PK = "\x00user", MAX_ID
 
 
 @functools.cache

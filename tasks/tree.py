@@ -26,10 +26,8 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from .models import Task, TaskChangeCounter
+from .models import MAX_ID, Task, TaskChangeCounter
 
-# The largest id a task can have (a bigint): a larger parent_id names no task, and is never sent to the database.
-MAX_ID = 2**63 - 1
 TABLE = Task._meta.db_table
 
 

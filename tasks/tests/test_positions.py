@@ -539,7 +539,8 @@ def test_concurrent_moves_and_creates_keep_each_task_at_a_place_of_its_own_in_co
 
     def writer(rng: random.Random) -> list[Write]:
         done: list[Write] = []
-        for _ in range(25):
+        refused = 0
+        while len(done) < 25 and refused < 100:  # a refused move is not counted: another is tried in its place
             to = rng.choice([None, parent])
             if rng.random() < 0.15:
                 task = services.task_create(user_id=ALICE, title="new", parent_id=to)
@@ -555,6 +556,7 @@ def test_concurrent_moves_and_creates_keep_each_task_at_a_place_of_its_own_in_co
             except (services.OperationalError, services.ValidationError):
                 # A move past the bound while its list was being written, or next to a task moved away since it
                 # was read: refused, and nothing changed.
+                refused += 1
                 continue
             done.append((moved.change_seq, side, task_id, anchor, to))
         return done
@@ -571,7 +573,7 @@ def test_concurrent_moves_and_creates_keep_each_task_at_a_place_of_its_own_in_co
         assert list(live.order_by("position").values_list("pk", flat=True)) == tasks
     creates = sum(kind == "create" for _, kind, *_ in writes)
     assert Task.objects.live().filter(user_id=ALICE).count() == 10 + creates
-    assert len(writes) > 150
+    assert len(writes) == 8 * 25
     assert Task.objects.get(pk=bobs.pk).version == 1
 
 

@@ -109,14 +109,15 @@ def _invalid(attr: str, detail: str, code: str = "invalid") -> HttpError:
 
 
 # One connection per worker process, opened after the fork on first use; autocommit, because each
-# request is a single statement or two reads, and psycopg prepares repeated statements server-side.
+# request is a single statement or two reads, and psycopg prepares repeated statements server-side. The planner's
+# page cost is the API's connections' (todo_project/settings.py), so that both run the same plans.
 _connection: psycopg.Connection | None = None
 
 
 def db() -> psycopg.Connection:
     global _connection
     if _connection is None or _connection.closed:
-        _connection = psycopg.connect(DATABASE_URL, autocommit=True, options="-c TimeZone=UTC")
+        _connection = psycopg.connect(DATABASE_URL, autocommit=True, options="-c TimeZone=UTC -c random_page_cost=1.1")
     return _connection
 
 

@@ -130,9 +130,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)} "
         f"-c idle_in_transaction_session_timeout={round(DATABASE_IDLE_IN_TRANSACTION_TIMEOUT * 1000)} -c jit=off"
     )
+    # A page read at random costs the planner 1.1 sequential reads, as on SSD or from cache (PostgreSQL's default
+    # of 4 is a spinning disk's). At 4, the plan a connection keeps for a prepared list statement, and the plan for
+    # any user the statistics do not single out, read and sorted all of a user's tasks for a page of them; at 1.1
+    # each list walks its index in the list's order and stops at the page's end (tasks/tests/test_query_plans.py).
+    _planner = "-c random_page_cost=1.1"
     # libpq applies ``-c`` options in order: any ``?options=`` in DATABASE_URL comes after ours, and wins.
     _options = DATABASES["default"]["OPTIONS"]
-    _options["options"] = f"{_bounds} {_options.get('options', '')}".strip()
+    _options["options"] = f"{_bounds} {_planner} {_options.get('options', '')}".strip()
     # Parameters sent apart from the SQL, and each statement a connection runs a fifth time prepared: PostgreSQL
     # then parses and plans it once per connection, not per request (half its CPU on a retrieve, bench/NOTES.md).
     # Off for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).

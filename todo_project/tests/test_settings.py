@@ -123,10 +123,12 @@ def test_the_admin_login_limits_are_read_from_the_environment() -> None:
 OPTIONS = "DATABASES['default']['OPTIONS']['options']"
 
 
-def test_postgresql_connections_get_a_statement_timeout_and_no_jit() -> None:
+def test_postgresql_connections_get_a_statement_timeout_no_jit_and_an_ssds_page_cost() -> None:
     result = start(OPTIONS, DJANGO_DEBUG="1", DATABASE_URL="postgres://u@db:5432/todo")
 
-    assert result.stdout.strip() == "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off"
+    assert result.stdout.strip() == (
+        "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off -c random_page_cost=1.1"
+    )
     tuned = start(
         OPTIONS,
         DJANGO_DEBUG="1",
@@ -134,7 +136,9 @@ def test_postgresql_connections_get_a_statement_timeout_and_no_jit() -> None:
         DATABASE_STATEMENT_TIMEOUT="0.5",
         DATABASE_IDLE_IN_TRANSACTION_TIMEOUT="0",
     )
-    assert tuned.stdout.strip() == "-c statement_timeout=500 -c idle_in_transaction_session_timeout=0 -c jit=off"
+    assert tuned.stdout.strip() == (
+        "-c statement_timeout=500 -c idle_in_transaction_session_timeout=0 -c jit=off -c random_page_cost=1.1"
+    )
 
 
 def test_options_in_the_database_url_come_after_the_defaults_and_win() -> None:
@@ -143,7 +147,7 @@ def test_options_in_the_database_url_come_after_the_defaults_and_win() -> None:
     result = start(OPTIONS, DJANGO_DEBUG="1", DATABASE_URL=url)
 
     assert result.stdout.strip() == (
-        "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off "
+        "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000 -c jit=off -c random_page_cost=1.1 "
         "-c statement_timeout=0 -c search_path=app"
     )
 
